@@ -1,0 +1,1050 @@
+/* model_io.c — model files in the safetensors format, so that a trained
+ * network can be read by other tools (Python's safetensors, numpy) and a
+ * training run can be resumed exactly from what __metadata__ records.
+ *
+ * Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON
+ * (padded with spaces to a multiple of 8 so the data stays 8-aligned), then
+ * the raw little-endian F32 data of conv.weight, conv.bias, fc.weight,
+ * fc.bias. The reader accepts the tensors in any buffer order, as long as
+ * they tile the buffer exactly, since other writers are free to reorder. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "cnn_model.h"
+
+#define MODEL_ARCH "conv15x5x5-relu-avgpool2-fc10"
+
+/* A sane bound: our own header is under 2 KiB; anything near this limit is
+ * not a model of this network, and the bound keeps a hostile length from
+ * turning into a huge allocation. */
+#define MAX_HEADER ((uint64_t)1 << 20)
+
+enum { NTENSORS = 4, MAX_DIMS = 8, DATA_BYTES = 4 * CNN_PARAM_COUNT };
+
+typedef struct {
+    const char *name;
+    int ndim;
+    uint64_t shape[4];
+    size_t first;   /* offset in the parameter block, in floats */
+    size_t count;
+} tensor_desc;
+
+static const tensor_desc tensors[NTENSORS] = {
+    {"conv.weight", 4, {CNN_FILTERS, 1, CNN_KSIZE, CNN_KSIZE}, 0, CNN_CONV_W_SIZE},
+    {"conv.bias", 1, {CNN_FILTERS}, CNN_CONV_W_SIZE, CNN_CONV_B_SIZE},
+    {"fc.weight", 2, {CNN_CLASSES, CNN_FLAT}, CNN_CONV_W_SIZE + CNN_CONV_B_SIZE, CNN_FC_W_SIZE},
+    {"fc.bias", 1, {CNN_CLASSES}, CNN_CONV_W_SIZE + CNN_CONV_B_SIZE + CNN_FC_W_SIZE,
+     CNN_FC_B_SIZE},
+};
+
+enum {
+    M_FORMAT_VERSION, M_ARCH, M_EPOCHS, M_BATCH, M_THREADS, M_LR, M_SEED, M_IMPL,
+    M_EPOCH, M_BATCH_IN_EPOCH, M_STEP, M_RNG_STATE, M_RNG_INC, M_TRAIN_COUNT,
+    M_ROWS, M_COLS, M_CLASSES, M_COUNT
+};
+
+static const char *const meta_keys[M_COUNT] = {
+    "format_version", "arch", "epochs", "batch", "threads", "lr", "seed", "impl",
+    "epoch", "batch_in_epoch", "step", "rng_state", "rng_inc", "train_count",
+    "rows", "cols", "classes",
+};
+
+void cnn_model_meta_init(cnn_model_meta *meta)
+{
+    memset(meta, 0, sizeof *meta);
+    meta->format_version = CNN_MODEL_FORMAT_VERSION;
+    snprintf(meta->arch, sizeof meta->arch, "%s", MODEL_ARCH);
+}
+
+/* Explicit byte order: the file is little-endian whatever the host is. */
+static void put_u32le(unsigned char *p, uint32_t u)
+{
+    p[0] = (unsigned char)u;
+    p[1] = (unsigned char)(u >> 8);
+    p[2] = (unsigned char)(u >> 16);
+    p[3] = (unsigned char)(u >> 24);
+}
+
+static uint32_t get_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0.
+ * Overlong forms, surrogates and code points past U+10FFFF are invalid:
+ * safetensors readers decode the header strictly. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Offset of the first invalid UTF-8 byte, or n when all are valid. */
+static size_t utf8_check(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t l = utf8_seq(u + i, n - i);
+        if (!l)
+            return i;
+        i += l;
+    }
+    return n;
+}
+
+/* Up to 64 bytes of s with anything outside printable ASCII as '?', so a
+ * hostile name cannot break the one-line error message. */
+static const char *printable(char out[72], const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i < 64; i++)
+        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (s[i]) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int overflow;
+} strbuf;
+
+static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    if (b->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->cap - b->len)
+        b->overflow = 1;
+    else
+        b->len += (size_t)n;
+}
+
+static void sb_json_string(strbuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '"': sb_printf(b, "\\\""); break;
+        case '\\': sb_printf(b, "\\\\"); break;
+        case '\n': sb_printf(b, "\\n"); break;
+        case '\t': sb_printf(b, "\\t"); break;
+        case '\r': sb_printf(b, "\\r"); break;
+        default:
+            if (c < 0x20)
+                sb_printf(b, "\\u%04x", c);
+            else
+                sb_printf(b, "%c", c);
+        }
+    }
+    sb_printf(b, "\"");
+}
+
+static void sb_meta_str(strbuf *b, const char *key, const char *val)
+{
+    sb_printf(b, ",\"%s\":", key);
+    sb_json_string(b, val);
+}
+
+static void sb_meta_int(strbuf *b, const char *key, long long v)
+{
+    sb_printf(b, ",\"%s\":\"%lld\"", key, v);
+}
+
+static void sb_meta_u64(strbuf *b, const char *key, uint64_t v)
+{
+    sb_printf(b, ",\"%s\":\"%" PRIu64 "\"", key, v);
+}
+
+/* Check that a fixed-size meta string is terminated and valid UTF-8: the
+ * header must be UTF-8 JSON, and a reader could not load it otherwise. */
+static cnn_status check_meta_string(const char *path, const char *field, const char *s,
+                                    size_t cap, cnn_err *err)
+{
+    const char *nul = memchr(s, '\0', cap);
+    if (!nul)
+        return cnn_fail(err, CNN_ERR_ARG, "%s: meta.%s is not NUL-terminated", path, field);
+    size_t n = (size_t)(nul - s);
+    if (utf8_check(s, n) != n)
+        return cnn_fail(err, CNN_ERR_ARG, "%s: meta.%s is not valid UTF-8", path, field);
+    return CNN_OK;
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes. */
+static cnn_status build_header(const char *path, const cnn_model_meta *m, strbuf *b,
+                               cnn_err *err)
+{
+    cnn_status st = check_meta_string(path, "arch", m->arch, sizeof m->arch, err);
+    if (st == CNN_OK)
+        st = check_meta_string(path, "impl", m->impl, sizeof m->impl, err);
+    if (st != CNN_OK)
+        return st;
+
+    sb_printf(b, "{\"__metadata__\":{\"format_version\":\"%d\"", m->format_version);
+    sb_meta_str(b, "arch", m->arch);
+    sb_meta_int(b, "epochs", m->epochs);
+    sb_meta_int(b, "batch", m->batch);
+    sb_meta_int(b, "threads", m->threads);
+    /* 9 significant digits are enough for any float to read back exactly. */
+    sb_printf(b, ",\"lr\":\"%.9g\"", (double)m->lr);
+    sb_meta_u64(b, "seed", m->seed);
+    sb_meta_str(b, "impl", m->impl);
+    sb_meta_int(b, "epoch", m->epoch);
+    sb_meta_int(b, "batch_in_epoch", m->batch_in_epoch);
+    sb_meta_int(b, "step", m->step);
+    sb_meta_u64(b, "rng_state", m->rng.state);
+    sb_meta_u64(b, "rng_inc", m->rng.inc);
+    sb_meta_int(b, "train_count", m->train_count);
+    sb_meta_int(b, "rows", m->rows);
+    sb_meta_int(b, "cols", m->cols);
+    sb_meta_int(b, "classes", m->classes);
+    sb_printf(b, "}");
+
+    for (int t = 0; t < NTENSORS; t++) {
+        const tensor_desc *d = &tensors[t];
+        sb_printf(b, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", d->name);
+        for (int k = 0; k < d->ndim; k++)
+            sb_printf(b, "%s%" PRIu64, k ? "," : "", d->shape[k]);
+        sb_printf(b, "],\"data_offsets\":[%zu,%zu]}", 4 * d->first, 4 * (d->first + d->count));
+    }
+    sb_printf(b, "}");
+    while (!b->overflow && b->len % 8)
+        sb_printf(b, " ");
+    if (b->overflow)
+        return cnn_fail(err, CNN_ERR_ARG, "%s: model header does not fit %zu bytes", path,
+                        b->cap);
+    return CNN_OK;
+}
+
+static cnn_status write_body(FILE *f, const strbuf *hdr, const float *params)
+{
+    unsigned char len[8];
+    uint64_t n = hdr->len;
+    for (int k = 0; k < 8; k++)
+        len[k] = (unsigned char)(n >> (8 * k));
+    if (fwrite(len, 1, 8, f) != 8 || fwrite(hdr->p, 1, hdr->len, f) != hdr->len)
+        return CNN_ERR_IO;
+    /* The parameter block is already in file order (see tensors[]). */
+    unsigned char buf[4096 * 4];
+    for (size_t i = 0; i < CNN_PARAM_COUNT;) {
+        size_t m = 0;
+        for (; m < 4096 && i < CNN_PARAM_COUNT; m++, i++) {
+            uint32_t u;
+            memcpy(&u, &params[i], 4);
+            put_u32le(buf + 4 * m, u);
+        }
+        if (fwrite(buf, 4, m, f) != m)
+            return CNN_ERR_IO;
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_model_save(const char *path, const float *params, const cnn_model_meta *meta,
+                          cnn_err *err)
+{
+    if (!path || !params || !meta)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_model_save: NULL argument");
+
+    char hdr_mem[4096];
+    strbuf hdr = {hdr_mem, 0, sizeof hdr_mem, 0};
+    cnn_status st = build_header(path, meta, &hdr, err);
+    if (st != CNN_OK)
+        return st;
+
+    /* The temporary must be in the target's directory: rename() is atomic
+     * only within one file system. */
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = path + dirlen;
+    if (!*base)
+        return cnn_fail(err, CNN_ERR_ARG, "%s: not a file name", path);
+    size_t tmpsize = strlen(path) + sizeof ".tmp.XXXXXX" + 1;
+    char *tmp = malloc(tmpsize);
+    char *dir = malloc(dirlen + 2);
+    if (!tmp || !dir) {
+        free(tmp);
+        free(dir);
+        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(tmp, path, dirlen);
+    snprintf(tmp + dirlen, tmpsize - dirlen, ".%s.tmp.XXXXXX", base);
+    if (dirlen) {
+        memcpy(dir, path, dirlen);
+        dir[dirlen] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+
+    const char *what = "cannot create temporary file";
+    int e = 0;
+    FILE *f = NULL;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        e = errno;
+        goto fail_nofile;
+    }
+
+    /* mkstemp makes the file 0600. Keep the mode of the file we replace, or
+     * give a new one the usual umask-filtered 0666: a model is data to
+     * share, and overwriting a checkpoint should not change who can read
+     * it. (umask can only be read by setting it; we put it straight back,
+     * and 077 meanwhile means a racing thread errs on the private side.) */
+    struct stat sbuf;
+    mode_t mode;
+    if (stat(path, &sbuf) == 0) {
+        mode = sbuf.st_mode & 0777;
+    } else {
+        mode_t u = umask(077);
+        umask(u);
+        mode = 0666 & ~u;
+    }
+    if (fchmod(fd, mode) != 0) {
+        /* Not fatal: the model is still written, just with mode 0600. */
+    }
+
+    f = fdopen(fd, "wb");
+    if (!f) {
+        e = errno;
+        close(fd);
+        goto fail;
+    }
+    what = "write failed";
+    errno = 0;
+    if (write_body(f, &hdr, params) != CNN_OK || fflush(f) != 0) {
+        e = errno;
+        goto fail;
+    }
+    /* Without fsync a crash after the rename could leave the new name
+     * pointing at a file whose data never reached the disk. */
+    what = "fsync failed";
+    if (fsync(fileno(f)) != 0) {
+        e = errno;
+        goto fail;
+    }
+    what = "close failed";
+    int rc = fclose(f);
+    f = NULL;
+    if (rc != 0) {
+        e = errno;
+        goto fail;
+    }
+    what = "rename failed";
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        goto fail;
+    }
+    /* Make the rename itself durable; best effort, since some file systems
+     * refuse fsync on directories and the data is already safe. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0) {
+            /* ignored: see above */
+        }
+        close(dfd);
+    }
+    free(tmp);
+    free(dir);
+    return CNN_OK;
+
+fail:
+    if (f)
+        fclose(f);
+    unlink(tmp);
+fail_nofile:
+    free(tmp);
+    free(dir);
+    if (e == 0)
+        e = EIO;
+    return cnn_fail(err, CNN_ERR_IO, "%s: %s: %s", path, what, strerror(e));
+}
+
+/* ---- reading: a strict JSON parser for just this header --------------- */
+
+typedef struct {
+    char *s;          /* the header; strings are decoded in place */
+    size_t n, i;
+    const char *path;
+    cnn_err *err;
+} jparser;
+
+static cnn_status jp_fail(jparser *p, const char *what)
+{
+    return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: bad JSON header at byte %zu: %s", p->path,
+                    p->i, what);
+}
+
+static void jp_ws(jparser *p)
+{
+    while (p->i < p->n) {
+        char c = p->s[p->i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        p->i++;
+    }
+}
+
+static int jp_peek(jparser *p)
+{
+    jp_ws(p);
+    return p->i < p->n ? (unsigned char)p->s[p->i] : -1;
+}
+
+static cnn_status jp_expect(jparser *p, char c, const char *what)
+{
+    if (jp_peek(p) != (unsigned char)c)
+        return jp_fail(p, what);
+    p->i++;
+    return CNN_OK;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int jp_hex4(jparser *p, uint32_t *out)
+{
+    if (p->n - p->i < 4)
+        return -1;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval((unsigned char)p->s[p->i + (size_t)k]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | (uint32_t)h;
+    }
+    p->i += 4;
+    *out = v;
+    return 0;
+}
+
+/* Decode a string in place: the decoded form is never longer than the
+ * escaped one, so the write position never overtakes the read position and
+ * the terminating NUL lands on or before the closing quote. */
+static cnn_status jp_string(jparser *p, char **out)
+{
+    if (jp_peek(p) != '"')
+        return jp_fail(p, "expected a string");
+    p->i++;
+    char *start = p->s + p->i, *w = start;
+    for (;;) {
+        if (p->i >= p->n)
+            return jp_fail(p, "unterminated string");
+        unsigned char c = (unsigned char)p->s[p->i];
+        if (c == '"') {
+            p->i++;
+            break;
+        }
+        if (c < 0x20)
+            return jp_fail(p, "control character in string");
+        if (c != '\\') {
+            *w++ = (char)c;
+            p->i++;
+            continue;
+        }
+        p->i++;
+        if (p->i >= p->n)
+            return jp_fail(p, "unterminated string");
+        c = (unsigned char)p->s[p->i++];
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (jp_hex4(p, &cp))
+                return jp_fail(p, "bad \\u escape");
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return jp_fail(p, "unpaired surrogate in \\u escape");
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (p->n - p->i < 2 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u')
+                    return jp_fail(p, "unpaired surrogate in \\u escape");
+                p->i += 2;
+                if (jp_hex4(p, &lo) || lo < 0xdc00 || lo > 0xdfff)
+                    return jp_fail(p, "unpaired surrogate in \\u escape");
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            /* A NUL would silently cut the C string short. */
+            if (cp == 0)
+                return jp_fail(p, "\\u0000 is not supported");
+            if (cp < 0x80) {
+                *w++ = (char)cp;
+            } else if (cp < 0x800) {
+                *w++ = (char)(0xc0 | cp >> 6);
+                *w++ = (char)(0x80 | (cp & 0x3f));
+            } else if (cp < 0x10000) {
+                *w++ = (char)(0xe0 | cp >> 12);
+                *w++ = (char)(0x80 | (cp >> 6 & 0x3f));
+                *w++ = (char)(0x80 | (cp & 0x3f));
+            } else {
+                *w++ = (char)(0xf0 | cp >> 18);
+                *w++ = (char)(0x80 | (cp >> 12 & 0x3f));
+                *w++ = (char)(0x80 | (cp >> 6 & 0x3f));
+                *w++ = (char)(0x80 | (cp & 0x3f));
+            }
+            break;
+        }
+        default:
+            p->i--;
+            return jp_fail(p, "bad escape in string");
+        }
+    }
+    *w = '\0';
+    *out = start;
+    return CNN_OK;
+}
+
+/* A non-negative JSON integer (no sign, fraction or exponent; no leading
+ * zeros, as JSON requires) that fits in 64 bits. */
+static cnn_status jp_uint(jparser *p, uint64_t *out)
+{
+    int c = jp_peek(p);
+    if (c < '0' || c > '9')
+        return jp_fail(p, "expected a non-negative integer");
+    if (c == '0' && p->i + 1 < p->n && p->s[p->i + 1] >= '0' && p->s[p->i + 1] <= '9')
+        return jp_fail(p, "leading zero in number");
+    uint64_t v = 0;
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+        unsigned d = (unsigned)(p->s[p->i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return jp_fail(p, "integer too large");
+        v = v * 10 + d;
+        p->i++;
+    }
+    *out = v;
+    return CNN_OK;
+}
+
+static cnn_status jp_uint_array(jparser *p, uint64_t *vals, int cap, int *count)
+{
+    cnn_status st = jp_expect(p, '[', "expected '['");
+    if (st != CNN_OK)
+        return st;
+    *count = 0;
+    if (jp_peek(p) == ']') {
+        p->i++;
+        return CNN_OK;
+    }
+    for (;;) {
+        uint64_t v = 0;
+        if ((st = jp_uint(p, &v)) != CNN_OK)
+            return st;
+        if (*count == cap)
+            return jp_fail(p, "array too long");
+        vals[(*count)++] = v;
+        int c = jp_peek(p);
+        p->i++;
+        if (c == ']')
+            return CNN_OK;
+        if (c != ',') {
+            p->i--;
+            return jp_fail(p, "expected ',' or ']'");
+        }
+    }
+}
+
+/* Object iteration: after jp_obj_open or jp_obj_next, *more says whether a
+ * "key": follows (already consumed into *key). */
+static cnn_status jp_key(jparser *p, char **key)
+{
+    cnn_status st = jp_string(p, key);
+    if (st == CNN_OK)
+        st = jp_expect(p, ':', "expected ':'");
+    return st;
+}
+
+static cnn_status jp_obj_open(jparser *p, int *more, char **key)
+{
+    cnn_status st = jp_expect(p, '{', "expected '{'");
+    if (st != CNN_OK)
+        return st;
+    if (jp_peek(p) == '}') {
+        p->i++;
+        *more = 0;
+        return CNN_OK;
+    }
+    *more = 1;
+    return jp_key(p, key);
+}
+
+static cnn_status jp_obj_next(jparser *p, int *more, char **key)
+{
+    int c = jp_peek(p);
+    if (c == '}') {
+        p->i++;
+        *more = 0;
+        return CNN_OK;
+    }
+    if (c != ',')
+        return jp_fail(p, "expected ',' or '}'");
+    p->i++;
+    *more = 1;
+    return jp_key(p, key);
+}
+
+typedef struct {
+    int seen;
+    char *dtype;
+    uint64_t shape[MAX_DIMS];
+    int ndim;
+    uint64_t off[2];
+} tensor_info;
+
+static cnn_status parse_tensor_info(jparser *p, const char *name, tensor_info *ti)
+{
+    char nb[72];
+    int more, have_dtype = 0, have_shape = 0, have_off = 0;
+    char *key;
+    cnn_status st = jp_obj_open(p, &more, &key);
+    while (st == CNN_OK && more) {
+        if (strcmp(key, "dtype") == 0 && !have_dtype) {
+            have_dtype = 1;
+            st = jp_string(p, &ti->dtype);
+        } else if (strcmp(key, "shape") == 0 && !have_shape) {
+            have_shape = 1;
+            st = jp_uint_array(p, ti->shape, MAX_DIMS, &ti->ndim);
+        } else if (strcmp(key, "data_offsets") == 0 && !have_off) {
+            int n;
+            have_off = 1;
+            st = jp_uint_array(p, ti->off, 2, &n);
+            if (st == CNN_OK && n != 2)
+                return cnn_fail(p->err, CNN_ERR_FORMAT,
+                                "%s: tensor %s: data_offsets must have 2 entries", p->path,
+                                printable(nb, name));
+        } else {
+            char kb[72];
+            return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: tensor %s: %s field \"%s\"", p->path,
+                            printable(nb, name),
+                            (strcmp(key, "dtype") && strcmp(key, "shape") &&
+                             strcmp(key, "data_offsets")) ? "unknown" : "duplicate",
+                            printable(kb, key));
+        }
+        if (st == CNN_OK)
+            st = jp_obj_next(p, &more, &key);
+    }
+    if (st != CNN_OK)
+        return st;
+    if (!have_dtype || !have_shape || !have_off)
+        return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: tensor %s: missing %s", p->path,
+                        printable(nb, name),
+                        !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
+    return CNN_OK;
+}
+
+typedef struct {
+    int have_meta;
+    const char *mval[M_COUNT];
+    tensor_info t[NTENSORS];
+    char *unknown;  /* first tensor name we do not know, if any */
+} header_info;
+
+static cnn_status parse_metadata(jparser *p, header_info *h)
+{
+    int more;
+    char *key, *val, kb[72];
+    cnn_status st = jp_obj_open(p, &more, &key);
+    while (st == CNN_OK && more) {
+        if (jp_peek(p) != '"')
+            return cnn_fail(p->err, CNN_ERR_FORMAT,
+                            "%s: __metadata__ value of \"%s\" is not a string", p->path,
+                            printable(kb, key));
+        if ((st = jp_string(p, &val)) != CNN_OK)
+            return st;
+        /* Keys other tools add (e.g. "format":"pt") are ignored. */
+        for (int k = 0; k < M_COUNT; k++) {
+            if (strcmp(key, meta_keys[k]) != 0)
+                continue;
+            if (h->mval[k])
+                return cnn_fail(p->err, CNN_ERR_FORMAT,
+                                "%s: duplicate __metadata__ key \"%s\"", p->path, key);
+            h->mval[k] = val;
+        }
+        st = jp_obj_next(p, &more, &key);
+    }
+    return st;
+}
+
+static cnn_status parse_header(jparser *p, header_info *h)
+{
+    int more;
+    char *key, nb[72];
+    size_t bad = utf8_check(p->s, p->n);
+    if (bad != p->n)
+        return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: JSON header is not valid UTF-8 at byte %zu",
+                        p->path, bad);
+    cnn_status st = jp_obj_open(p, &more, &key);
+    while (st == CNN_OK && more) {
+        if (strcmp(key, "__metadata__") == 0) {
+            if (h->have_meta)
+                return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: duplicate __metadata__", p->path);
+            h->have_meta = 1;
+            st = parse_metadata(p, h);
+        } else {
+            int t = 0;
+            while (t < NTENSORS && strcmp(key, tensors[t].name) != 0)
+                t++;
+            tensor_info scratch = {0};
+            tensor_info *ti = t < NTENSORS ? &h->t[t] : &scratch;
+            if (ti->seen)
+                return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: duplicate tensor %s", p->path,
+                                printable(nb, key));
+            ti->seen = 1;
+            if (t == NTENSORS && !h->unknown)
+                h->unknown = key;
+            st = parse_tensor_info(p, key, ti);
+        }
+        if (st == CNN_OK)
+            st = jp_obj_next(p, &more, &key);
+    }
+    if (st != CNN_OK)
+        return st;
+    if (jp_peek(p) != -1)
+        return jp_fail(p, "trailing characters after the header object");
+    return CNN_OK;
+}
+
+/* ---- reading: checking what the header says --------------------------- */
+
+/* Decimal integer in [lo, hi]: optional '-', digits, nothing else. */
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    int neg = *s == '-';
+    s += neg;
+    if (!*s)
+        return -1;
+    unsigned long long v = 0, lim = neg ? (unsigned long long)-(lo + 1) + 1 : (unsigned long long)hi;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (lim - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = neg ? (v == 0 ? 0 : -(long long)(v - 1) - 1) : (long long)v;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static cnn_status bad_number(const char *path, const char *key, const char *val, cnn_err *err)
+{
+    char vb[72];
+    return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ %s \"%s\" is not a valid number",
+                    path, key, printable(vb, val));
+}
+
+static cnn_status meta_int(const char *path, const header_info *h, int k, int *out, cnn_err *err)
+{
+    long long v = 0;
+    if (h->mval[k] && parse_ll(h->mval[k], INT_MIN, INT_MAX, &v))
+        return bad_number(path, meta_keys[k], h->mval[k], err);
+    *out = (int)v;
+    return CNN_OK;
+}
+
+static cnn_status meta_u64(const char *path, const header_info *h, int k, uint64_t *out,
+                           cnn_err *err)
+{
+    uint64_t v = 0;
+    if (h->mval[k] && parse_u64(h->mval[k], &v))
+        return bad_number(path, meta_keys[k], h->mval[k], err);
+    *out = v;
+    return CNN_OK;
+}
+
+static cnn_status check_metadata(const char *path, const header_info *h, cnn_model_meta *m,
+                                 cnn_err *err)
+{
+    char vb[72];
+    if (!h->have_meta)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: header has no __metadata__", path);
+    /* The version comes first: a newer format may legitimately differ in
+     * everything else, and "unknown format version" is the useful message. */
+    const char *fv = h->mval[M_FORMAT_VERSION];
+    long long v;
+    if (!fv)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ has no format_version", path);
+    if (parse_ll(fv, INT_MIN, INT_MAX, &v))
+        return bad_number(path, "format_version", fv, err);
+    if (v != CNN_MODEL_FORMAT_VERSION)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: unknown format version %lld (this build reads %d)",
+                        path, v, CNN_MODEL_FORMAT_VERSION);
+    m->format_version = (int)v;
+
+    const char *arch = h->mval[M_ARCH];
+    if (!arch)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ has no arch", path);
+    if (strcmp(arch, MODEL_ARCH) != 0)
+        return cnn_fail(err, CNN_ERR_FORMAT,
+                        "%s: architecture \"%s\" does not match this build's \"%s\"", path,
+                        printable(vb, arch), MODEL_ARCH);
+    snprintf(m->arch, sizeof m->arch, "%s", arch);
+
+    const char *impl = h->mval[M_IMPL];
+    if (impl) {
+        if (strlen(impl) >= sizeof m->impl)
+            return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ impl \"%s\" is too long",
+                            path, printable(vb, impl));
+        snprintf(m->impl, sizeof m->impl, "%s", impl);
+    }
+
+    const char *lr = h->mval[M_LR];
+    if (lr) {
+        /* strtof skips leading blanks; the writer never emits them. */
+        char *end;
+        float f = strtof(lr, &end);
+        if (!*lr || *lr == ' ' || *lr == '\t' || *lr == '\n' || *end)
+            return bad_number(path, "lr", lr, err);
+        m->lr = f;
+    }
+
+    long long step = 0;
+    if (h->mval[M_STEP] && parse_ll(h->mval[M_STEP], LONG_MIN, LONG_MAX, &step))
+        return bad_number(path, "step", h->mval[M_STEP], err);
+    m->step = (long)step;
+
+    cnn_status st;
+    if ((st = meta_int(path, h, M_EPOCHS, &m->epochs, err)) ||
+        (st = meta_int(path, h, M_BATCH, &m->batch, err)) ||
+        (st = meta_int(path, h, M_THREADS, &m->threads, err)) ||
+        (st = meta_int(path, h, M_EPOCH, &m->epoch, err)) ||
+        (st = meta_int(path, h, M_BATCH_IN_EPOCH, &m->batch_in_epoch, err)) ||
+        (st = meta_int(path, h, M_TRAIN_COUNT, &m->train_count, err)) ||
+        (st = meta_int(path, h, M_ROWS, &m->rows, err)) ||
+        (st = meta_int(path, h, M_COLS, &m->cols, err)) ||
+        (st = meta_int(path, h, M_CLASSES, &m->classes, err)) ||
+        (st = meta_u64(path, h, M_SEED, &m->seed, err)) ||
+        (st = meta_u64(path, h, M_RNG_STATE, &m->rng.state, err)) ||
+        (st = meta_u64(path, h, M_RNG_INC, &m->rng.inc, err)))
+        return st;
+    return CNN_OK;
+}
+
+static void shape_str(char *out, size_t cap, const uint64_t *shape, int ndim)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    len += (size_t)snprintf(out, cap, "[");
+    for (int k = 0; k < ndim && len < cap; k++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%" PRIu64, k ? "," : "", shape[k]);
+    if (len < cap)
+        snprintf(out + len, cap - len, "]");
+}
+
+static cnn_status check_tensors(const char *path, const header_info *h, cnn_err *err)
+{
+    char nb[72];
+    if (h->unknown)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: unknown tensor %s", path,
+                        printable(nb, h->unknown));
+    for (int t = 0; t < NTENSORS; t++) {
+        const tensor_desc *d = &tensors[t];
+        const tensor_info *ti = &h->t[t];
+        if (!ti->seen)
+            return cnn_fail(err, CNN_ERR_FORMAT, "%s: missing tensor %s", path, d->name);
+        if (strcmp(ti->dtype, "F32") != 0)
+            return cnn_fail(err, CNN_ERR_FORMAT, "%s: tensor %s has dtype %s, expected F32",
+                            path, d->name, printable(nb, ti->dtype));
+        int same = ti->ndim == d->ndim;
+        for (int k = 0; same && k < d->ndim; k++)
+            same = ti->shape[k] == d->shape[k];
+        if (!same) {
+            char got[200], want[64];
+            shape_str(got, sizeof got, ti->shape, ti->ndim);
+            shape_str(want, sizeof want, d->shape, d->ndim);
+            return cnn_fail(err, CNN_ERR_FORMAT, "%s: tensor %s has shape %s, expected %s",
+                            path, d->name, got, want);
+        }
+        uint64_t a = ti->off[0], b = ti->off[1];
+        if (b < a || b > DATA_BYTES)
+            return cnn_fail(err, CNN_ERR_FORMAT,
+                            "%s: tensor %s data_offsets [%" PRIu64 ",%" PRIu64
+                            "] outside the data buffer (%d bytes)",
+                            path, d->name, a, b, DATA_BYTES);
+        if (b - a != 4 * (uint64_t)d->count)
+            return cnn_fail(err, CNN_ERR_FORMAT,
+                            "%s: tensor %s data_offsets [%" PRIu64 ",%" PRIu64
+                            "] span %" PRIu64 " bytes, expected %zu",
+                            path, d->name, a, b, b - a, 4 * d->count);
+    }
+    for (int t = 0; t < NTENSORS; t++)
+        for (int u = t + 1; u < NTENSORS; u++)
+            if (h->t[t].off[0] < h->t[u].off[1] && h->t[u].off[0] < h->t[t].off[1])
+                return cnn_fail(err, CNN_ERR_FORMAT, "%s: tensors %s and %s overlap", path,
+                                tensors[t].name, tensors[u].name);
+    /* The tensors' sizes add up to DATA_BYTES and none overlap or leave the
+     * buffer, so they tile it exactly: no gaps are possible. */
+    return CNN_OK;
+}
+
+cnn_status cnn_model_load(const char *path, float *params, cnn_model_meta *meta, cnn_err *err)
+{
+    if (!path || !params)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_model_load: NULL argument");
+
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cnn_fail(err, CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+
+    cnn_status st = CNN_OK;
+    char *hdr = NULL;
+    unsigned char *data = NULL;
+    float *tmp = NULL;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        st = cnn_fail(err, CNN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = cnn_fail(err, CNN_ERR_IO, "%s: not a regular file", path);
+        goto out;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    if (size < 8) {
+        st = cnn_fail(err, CNN_ERR_FORMAT,
+                      "%s: truncated: %" PRIu64 " bytes, too short for a safetensors header",
+                      path, size);
+        goto out;
+    }
+    unsigned char lenb[8];
+    if (fread(lenb, 1, 8, f) != 8) {
+        st = cnn_fail(err, CNN_ERR_IO, "%s: read failed: %s", path,
+                      ferror(f) ? strerror(errno) : "unexpected end of file");
+        goto out;
+    }
+    uint64_t n = 0;
+    for (int k = 7; k >= 0; k--)
+        n = n << 8 | lenb[k];
+    if (n > MAX_HEADER) {
+        st = cnn_fail(err, CNN_ERR_FORMAT,
+                      "%s: header length %" PRIu64 " too large (limit %" PRIu64 ")", path, n,
+                      MAX_HEADER);
+        goto out;
+    }
+    if (n > size - 8) {
+        st = cnn_fail(err, CNN_ERR_FORMAT,
+                      "%s: truncated: header length %" PRIu64 " but only %" PRIu64
+                      " bytes follow",
+                      path, n, size - 8);
+        goto out;
+    }
+    hdr = malloc((size_t)n + 1);
+    data = malloc(DATA_BYTES);
+    tmp = malloc(sizeof(float) * CNN_PARAM_COUNT);
+    if (!hdr || !data || !tmp) {
+        st = cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    if (fread(hdr, 1, (size_t)n, f) != (size_t)n) {
+        st = cnn_fail(err, CNN_ERR_IO, "%s: read failed: %s", path,
+                      ferror(f) ? strerror(errno) : "unexpected end of file");
+        goto out;
+    }
+    hdr[n] = '\0';
+
+    header_info h;
+    memset(&h, 0, sizeof h);
+    jparser p = {hdr, (size_t)n, 0, path, err};
+    cnn_model_meta m;
+    memset(&m, 0, sizeof m);
+    if ((st = parse_header(&p, &h)) != CNN_OK || (st = check_metadata(path, &h, &m, err)) ||
+        (st = check_tensors(path, &h, err)))
+        goto out;
+
+    uint64_t want = 8 + n + DATA_BYTES;
+    if (size != want) {
+        st = cnn_fail(err, CNN_ERR_FORMAT,
+                      size < want ? "%s: truncated: file is %" PRIu64 " bytes, expected %" PRIu64
+                                  : "%s: file is %" PRIu64 " bytes, expected %" PRIu64
+                                    " (trailing bytes after the data)",
+                      path, size, want);
+        goto out;
+    }
+    if (fread(data, 1, DATA_BYTES, f) != DATA_BYTES) {
+        /* The file shrank after fstat. */
+        st = cnn_fail(err, CNN_ERR_IO, "%s: read failed: %s", path,
+                      ferror(f) ? strerror(errno) : "unexpected end of file");
+        goto out;
+    }
+    for (int t = 0; t < NTENSORS; t++) {
+        const unsigned char *src = data + h.t[t].off[0];
+        float *dst = tmp + tensors[t].first;
+        for (size_t i = 0; i < tensors[t].count; i++) {
+            uint32_t u = get_u32le(src + 4 * i);
+            memcpy(&dst[i], &u, 4);
+        }
+    }
+
+    memcpy(params, tmp, sizeof(float) * CNN_PARAM_COUNT);
+    if (meta)
+        *meta = m;
+out:
+    fclose(f);
+    free(hdr);
+    free(data);
+    free(tmp);
+    return st;
+}
