@@ -34,10 +34,12 @@ void cnn_im2col(float *col, const float *img, int H, int W, int K);
 void cnn_col2im(float *img, const float *col, int H, int W, int K);
 
 /* col: workspace of N·P·K·K floats; on return it holds im2col(in), which
- * cnn_conv_backward_weights_blas takes as its input. */
+ * cnn_conv_backward_weights_blas takes as its input. b may be NULL: no bias
+ * (the trainer adds it in cnn_bias_relu_avgpool_forward instead). */
 void cnn_conv_forward_blas(float *out, float *col, const float *in, const float *w,
                            const float *b, int N, int H, int W, int K, int C);
-/* col: im2col of the forward input, as left by cnn_conv_forward_blas. */
+/* col: im2col of the forward input, as left by cnn_conv_forward_blas.
+ * db may be NULL (cnn_bias_relu_avgpool_backward sums it instead). */
 void cnn_conv_backward_weights_blas(float *dw, float *db, const float *dout,
                                     const float *col, int N, int H, int W, int K, int C);
 /* dcol: workspace of N·P·K·K floats. */
@@ -53,6 +55,17 @@ void cnn_relu_backward(float *din, const float *dout, const float *in, long n);
 void cnn_avgpool_forward(float *out, const float *in, int N, int H, int W, int C);
 /* din[N][H][W][C] = dout[i/2][j/2][c] / 4 (§3.4) */
 void cnn_avgpool_backward(float *din, const float *dout, int N, int H, int W, int C);
+
+/* ---- fused bias + ReLU + 2×2 average pooling: the blas path's single pass
+ * over the convolution output, in place of three. z[N][H][W][C] is the
+ * convolution output without bias, b[C] the bias. Their reference is the
+ * composition of the three ref steps above (bias in cnn_conv_forward_ref). */
+/* out[N][H/2][W/2][C] = avgpool(relu(z + b)) */
+void cnn_bias_relu_avgpool_forward(float *out, const float *z, const float *b,
+                                   int N, int H, int W, int C);
+/* dz = relu'(z + b) ⊙ (dout[i/2][j/2] / 4), written; db[C] += Σ dz */
+void cnn_bias_relu_avgpool_backward(float *dz, float *db, const float *dout, const float *z,
+                                    const float *b, int N, int H, int W, int C);
 
 /* ---- fully connected: in[N][IN], w[OUT][IN], b[OUT] -> out[N][OUT] = in·wᵀ + b ---- */
 void cnn_dense_forward_ref(float *out, const float *in, const float *w, const float *b,

@@ -37,8 +37,9 @@ void cnn_conv_forward_blas(float *out, float *col, const float *in, const float 
     long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
     for (int n = 0; n < N; n++)
         cnn_im2col(col + n * P * KK, in + (long)n * H * W, H, W, K);
-    fill_rows(out, b, N * P, C);
-    gemm(0, 1, (int)(N * P), C, (int)KK, 1.0f, col, w, 1.0f, out);
+    if (b)
+        fill_rows(out, b, N * P, C);
+    gemm(0, 1, (int)(N * P), C, (int)KK, 1.0f, col, w, b ? 1.0f : 0.0f, out);
 }
 
 void cnn_conv_backward_weights_blas(float *dw, float *db, const float *dout,
@@ -46,7 +47,8 @@ void cnn_conv_backward_weights_blas(float *dw, float *db, const float *dout,
 {
     long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
     gemm(1, 0, C, (int)KK, (int)(N * P), 1.0f, dout, col, 1.0f, dw);
-    add_column_sums(db, dout, N * P, C);
+    if (db)
+        add_column_sums(db, dout, N * P, C);
 }
 
 void cnn_conv_backward_input_blas(float *din, float *dcol, const float *dout, const float *w,

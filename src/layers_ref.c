@@ -87,8 +87,10 @@ void cnn_relu_forward(float *out, const float *in, long n)
 /* §3.5 */
 void cnn_relu_backward(float *din, const float *dout, const float *in, long n)
 {
-    for (long i = 0; i < n; i++)
-        din[i] = in[i] > 0.0f ? dout[i] : 0.0f;
+    for (long i = 0; i < n; i++) {
+        float d = dout[i]; /* loaded unconditionally so the loop has no branch */
+        din[i] = in[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 /* §2.3: p[i][j] = ¼ Σ_{k,l∈{0,1}} x[2i+k][2j+l], per channel. */

@@ -166,18 +166,20 @@ static double forward_chunk(const cnn_net *net, workspace *w, const uint8_t *x,
     const float scale = 1.0f / (255.0f * CNN_INPUT_STD), shift = CNN_INPUT_MEAN / CNN_INPUT_STD;
     for (long i = 0; i < (long)m * CNN_IN_SIZE; i++)
         w->x[i] = (float)x[i] * scale - shift;
-    if (net->impl == CNN_IMPL_BLAS)
-        cnn_conv_forward_blas(w->conv, w->col, w->x, p.conv_w, p.conv_b, m, CNN_IN_H,
-                              CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
-    else
+    if (net->impl == CNN_IMPL_BLAS) {
+        /* conv holds z without bias; the fused pass adds it */
+        cnn_conv_forward_blas(w->conv, w->col, w->x, p.conv_w, NULL, m, CNN_IN_H, CNN_IN_W,
+                              CNN_KSIZE, CNN_FILTERS);
+        cnn_bias_relu_avgpool_forward(w->pool, w->conv, p.conv_b, m, CNN_CONV_H, CNN_CONV_W,
+                                      CNN_FILTERS);
+        cnn_dense_forward_blas(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
+    } else {
         cnn_conv_forward_ref(w->conv, w->x, p.conv_w, p.conv_b, m, CNN_IN_H, CNN_IN_W,
                              CNN_KSIZE, CNN_FILTERS);
-    cnn_relu_forward(w->act, w->conv, (long)m * CNN_CONV_SIZE);
-    cnn_avgpool_forward(w->pool, w->act, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
-    if (net->impl == CNN_IMPL_BLAS)
-        cnn_dense_forward_blas(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
-    else
+        cnn_relu_forward(w->act, w->conv, (long)m * CNN_CONV_SIZE);
+        cnn_avgpool_forward(w->pool, w->act, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
         cnn_dense_forward_ref(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
+    }
     double loss = cnn_softmax_xent_forward(w->probs, w->logits, y, m, CNN_CLASSES);
     if (y && correct) {
         *correct = 0;
@@ -204,14 +206,17 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
                                        CNN_CLASSES);
         cnn_dense_backward_input_ref(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
     }
-    cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
-    cnn_relu_backward(w->dconv, w->dact, w->conv, (long)m * CNN_CONV_SIZE);
-    if (net->impl == CNN_IMPL_BLAS)
-        cnn_conv_backward_weights_blas(d.conv_w, d.conv_b, w->dconv, w->col, m, CNN_IN_H,
+    if (net->impl == CNN_IMPL_BLAS) {
+        cnn_bias_relu_avgpool_backward(w->dconv, d.conv_b, w->dpool, w->conv, p.conv_b, m,
+                                       CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+        cnn_conv_backward_weights_blas(d.conv_w, NULL, w->dconv, w->col, m, CNN_IN_H,
                                        CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
-    else
+    } else {
+        cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+        cnn_relu_backward(w->dconv, w->dact, w->conv, (long)m * CNN_CONV_SIZE);
         cnn_conv_backward_weights_ref(d.conv_w, d.conv_b, w->dconv, w->x, m, CNN_IN_H,
                                       CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
+    }
 }
 
 static int chunk_count(int n) { return (n + CNN_CHUNK - 1) / CNN_CHUNK; }

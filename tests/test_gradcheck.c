@@ -314,6 +314,51 @@ typedef struct {
     double *x, *w, *b, *r;
 } dense_problem;
 
+/* ---- fused bias + ReLU + avgpool (the blas path's single pass) ---- */
+
+typedef struct {
+    int N, H, W, C;
+    double *z, *b, *r;
+} fused_problem;
+
+static double fused_loss(const void *ctx)
+{
+    const fused_problem *p = ctx;
+    long nz = (long)p->N * p->H * p->W * p->C, np = nz / 4;
+    double *a = xmalloc((size_t)nz * sizeof *a), *y = xmalloc((size_t)np * sizeof *y);
+    for (long i = 0; i < nz; i++)
+        a[i] = p->z[i] + p->b[i % p->C];
+    oracle_relu(a, a, nz);
+    oracle_pool(y, a, p->N, p->H, p->W, p->C);
+    double L = dot(p->r, y, np);
+    free(a);
+    free(y);
+    return L;
+}
+
+static void test_fused_gradient(void **state)
+{
+    (void)state;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 16);
+    const int N = 2, H = CNN_CONV_H, W = CNN_CONV_W, C = CNN_FILTERS;
+    const long nz = (long)N * H * W * C, np = nz / 4;
+    float *b = random_floats(&rng, C, -0.5f, 0.5f), *r = random_floats(&rng, np, -1, 1);
+    float *z = xmalloc((size_t)nz * sizeof *z);
+    /* z + b at least 0.05 from the ReLU kink */
+    for (long i = 0; i < nz; i++)
+        z[i] = (cnn_rng_below(&rng, 2) ? 1.0f : -1.0f) * cnn_rng_uniform(&rng, 0.05f, 1.0f) -
+               b[i % C];
+    fused_problem p = {N, H, W, C, to_double(z, nz), to_double(b, C), to_double(r, np)};
+    float *dz = zeros(nz), *db = zeros(C);
+    cnn_bias_relu_avgpool_backward(dz, db, r, z, b, N, H, W, C);
+    check_grad("fused relu+pool input", p.z, nz, dz, fused_loss, &p, 1e-3, &rng);
+    check_grad("fused relu+pool bias", p.b, C, db, fused_loss, &p, 1e-3, &rng);
+    void *bufs[] = {b, r, z, p.z, p.b, p.r, dz, db};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+}
+
 static double dense_loss(const void *ctx)
 {
     const dense_problem *p = ctx;
@@ -548,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_conv_gradients),
         cmocka_unit_test(test_relu_gradient),
         cmocka_unit_test(test_avgpool_gradient),
+        cmocka_unit_test(test_fused_gradient),
         cmocka_unit_test(test_dense_gradients),
         cmocka_unit_test(test_softmax_xent_gradient),
         cmocka_unit_test(test_softmax_jacobian),

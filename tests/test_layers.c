@@ -429,11 +429,58 @@ static void test_softmax_huge_logits_finite(void **state)
     assert_true(fabs(loss - (2e4 + log(10.0))) < 1e-2);
 }
 
+/* ---- fused bias + ReLU + avgpool (blas path) against the three ref steps ---- */
+
+static void test_fused_matches_ref(void **state)
+{
+    (void)state;
+    static const int shapes[][4] = {{3, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS}, {2, 6, 4, 5}};
+    cnn_rng r;
+    cnn_rng_seed(&r, 21);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int N = shapes[s][0], H = shapes[s][1], W = shapes[s][2], C = shapes[s][3];
+        const long nz = (long)N * H * W * C, np = nz / 4;
+        printf("fused N=%d H=%d W=%d C=%d\n", N, H, W, C);
+        float *z = random_array(&r, nz), *b = random_array(&r, C), *dout = random_array(&r, np);
+        float *zb = alloc(nz), *act = alloc(nz), *dact = alloc(nz);
+        for (long i = 0; i < nz; i++)
+            zb[i] = z[i] + b[i % C];
+
+        float *p_ref = filled(np, GARBAGE), *p_fused = filled(np, -GARBAGE);
+        cnn_relu_forward(act, zb, nz);
+        cnn_avgpool_forward(p_ref, act, N, H, W, C);
+        cnn_bias_relu_avgpool_forward(p_fused, z, b, N, H, W, C);
+        assert_close("fused forward", p_fused, p_ref, np);
+
+        /* backward: dz written, db added to a non-zero start */
+        float *dz_ref = filled(nz, GARBAGE), *dz_fused = filled(nz, -GARBAGE);
+        float *db_start = random_array(&r, C), *db_ref = copy_of(db_start, C);
+        float *db_fused = copy_of(db_start, C);
+        cnn_avgpool_backward(dact, dout, N, H, W, C);
+        cnn_relu_backward(dz_ref, dact, zb, nz);
+        for (long i = 0; i < nz; i++)
+            db_ref[i % C] += dz_ref[i];
+        cnn_bias_relu_avgpool_backward(dz_fused, db_fused, dout, z, b, N, H, W, C);
+        assert_close("fused backward dz", dz_fused, dz_ref, nz);
+        assert_close("fused backward db", db_fused, db_ref, C);
+        double moved = 0.0;
+        for (int c = 0; c < C; c++)
+            moved += fabs((double)db_fused[c] - db_start[c]);
+        assert_true(moved > 1e-3); /* it added something */
+
+        void *bufs[] = {z, b, dout, zb, act, dact, p_ref, p_fused, dz_ref, dz_fused,
+                        db_start, db_ref, db_fused};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+            free(bufs[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_blas_matches_ref),
         cmocka_unit_test(test_dense_blas_matches_ref),
+        cmocka_unit_test(test_fused_matches_ref),
         cmocka_unit_test(test_avgpool_forward_by_hand),
         cmocka_unit_test(test_avgpool_backward_by_hand),
         cmocka_unit_test(test_relu_by_hand),
