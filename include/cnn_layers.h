@@ -7,7 +7,9 @@
  * Backward kernels ADD into parameter gradients (dw, db) and WRITE input
  * gradients (din). Feature maps are channels last: a map of H×W×C is stored
  * [H][W][C], so the seed's flatten k = i·(W·C) + j·C + c is the identity on
- * memory. The convolution has one input channel, stride 1, no padding.
+ * memory — except inside the blas path's convolution, which works channel-
+ * major like Caffe (see below). The convolution has one input channel,
+ * stride 1, no padding.
  *
  * Shapes: N samples; input H×W; K×K filters; C filters;
  *         OH = H-K+1, OW = W-K+1; P = OH·OW output positions per sample.
@@ -27,22 +29,27 @@ void cnn_conv_backward_weights_ref(float *dw, float *db, const float *dout, cons
 void cnn_conv_backward_input_ref(float *din, const float *dout, const float *w,
                                  int N, int H, int W, int K, int C);
 
-/* im2col of one sample: col[P][K*K], row p = (i,j) holds the K×K patch at
- * (i,j), so a convolution is col·wᵀ. col2im is its adjoint: it writes
- * img[H][W] = Σ of every col entry that im2col copied from that pixel. */
-void cnn_im2col(float *col, const float *img, int H, int W, int K);
-void cnn_col2im(float *img, const float *col, int H, int W, int K);
+/* ---- the blas path's convolution (Caffe's im2col + SGEMM) ----
+ * Its maps are channel-major with the N samples side by side: a map is
+ * [C][N·P], element (c, n, p) at c·N·P + n·P + p, so that one SGEMM covers
+ * N samples: out = w·col. (The fused pass below turns it channels last.)
+ *
+ * im2col of one sample into a column block of col[K·K][ld]: row k·K+l,
+ * column p = i·OW + j holds img[i+k][j+l]. col2im is its adjoint: it writes
+ * img[H][W] = the sum of every col entry that im2col copied from that pixel. */
+void cnn_im2col(float *col, long ld, const float *img, int H, int W, int K);
+void cnn_col2im(float *img, const float *col, long ld, int H, int W, int K);
 
-/* col: workspace of N·P·K·K floats; on return it holds im2col(in), which
- * cnn_conv_backward_weights_blas takes as its input. b may be NULL: no bias
- * (the trainer adds it in cnn_bias_relu_avgpool_forward instead). */
+/* out[C][N·P] = w·col + b; col: workspace [K·K][N·P] that on return holds
+ * im2col of the N samples, which cnn_conv_backward_weights_blas takes as its
+ * input. b may be NULL: no bias (the trainer adds it in the fused pass). */
 void cnn_conv_forward_blas(float *out, float *col, const float *in, const float *w,
                            const float *b, int N, int H, int W, int K, int C);
-/* col: im2col of the forward input, as left by cnn_conv_forward_blas.
- * db may be NULL (cnn_bias_relu_avgpool_backward sums it instead). */
+/* dw[C][K·K] += dout·colᵀ, db[C] += row sums of dout (db may be NULL);
+ * dout[C][N·P]; col as left by cnn_conv_forward_blas. */
 void cnn_conv_backward_weights_blas(float *dw, float *db, const float *dout,
                                     const float *col, int N, int H, int W, int K, int C);
-/* dcol: workspace of N·P·K·K floats. */
+/* dcol = wᵀ·dout, then din[N][H][W] = col2im(dcol); dcol: workspace [K·K][N·P]. */
 void cnn_conv_backward_input_blas(float *din, float *dcol, const float *dout, const float *w,
                                   int N, int H, int W, int K, int C);
 
@@ -57,13 +64,15 @@ void cnn_avgpool_forward(float *out, const float *in, int N, int H, int W, int C
 void cnn_avgpool_backward(float *din, const float *dout, int N, int H, int W, int C);
 
 /* ---- fused bias + ReLU + 2×2 average pooling: the blas path's single pass
- * over the convolution output, in place of three. z[N][H][W][C] is the
- * convolution output without bias, b[C] the bias. Their reference is the
- * composition of the three ref steps above (bias in cnn_conv_forward_ref). */
+ * over the convolution output, in place of three, which also turns the map
+ * channels last for the dense layer. z[C][N·H·W] is the blas convolution's
+ * output without bias, b[C] the bias. The reference is the composition of
+ * the three ref steps above (bias in cnn_conv_forward_ref). */
 /* out[N][H/2][W/2][C] = avgpool(relu(z + b)) */
 void cnn_bias_relu_avgpool_forward(float *out, const float *z, const float *b,
                                    int N, int H, int W, int C);
-/* dz = relu'(z + b) ⊙ (dout[i/2][j/2] / 4), written; db[C] += Σ dz */
+/* dz[C][N·H·W] = relu'(z + b) ⊙ (dout[n][i/2][j/2][c] / 4), written;
+ * db[C] += Σ dz; dout[N][H/2][W/2][C] */
 void cnn_bias_relu_avgpool_backward(float *dz, float *db, const float *dout, const float *z,
                                     const float *b, int N, int H, int W, int C);
 

@@ -1,53 +1,36 @@
-/* im2col.c — lowering a convolution to a matrix product (after Caffe's
- * util/im2col.cpp, for one input channel, stride 1, no padding).
- * Row p = i·OW + j of col holds the K×K input patch whose top-left corner is
- * (i, j), so that conv = col·wᵀ and the output comes out channels last. */
+/* im2col.c — lowering a convolution to a matrix product, in Caffe's layout
+ * (util/im2col.cpp; one input channel, stride 1, no padding).
+ * Row r = k·K + l of col holds, for every output position p = i·OW + j,
+ * the input pixel x[i+k][j+l]: so conv = w[C][K·K]·col[K·K][P], and each
+ * row is OH runs of OW contiguous pixels, which copy at memory speed.
+ * `ld` is the row stride of col, so that the cols of several samples can sit
+ * side by side and one SGEMM convolves them all. */
 #include <string.h>
 
 #include "cnn_layers.h"
 
-/* The seed network's 5×5 case with constant bounds, which the compiler
- * unrolls into straight-line vector code; other K take the general loop. */
-static void im2col_k5(float *restrict col, const float *restrict img, int H, int W)
+void cnn_im2col(float *col, long ld, const float *img, int H, int W, int K)
 {
-    int OH = H - 5 + 1, OW = W - 5 + 1;
-    for (int i = 0; i < OH; i++)
-        for (int j = 0; j < OW; j++) {
-            float *row = col + ((long)i * OW + j) * 25;
-            const float *src = img + i * W + j;
-            for (int k = 0; k < 5; k++)
-                for (int l = 0; l < 5; l++)
-                    row[k * 5 + l] = src[k * W + l];
-        }
-}
-
-void cnn_im2col(float *col, const float *img, int H, int W, int K)
-{
-    if (K == 5) {
-        im2col_k5(col, img, H, W);
-        return;
-    }
     int OH = H - K + 1, OW = W - K + 1;
-    for (int i = 0; i < OH; i++)
-        for (int j = 0; j < OW; j++) {
-            float *row = col + ((long)i * OW + j) * K * K;
-            for (int k = 0; k < K; k++)
-                for (int l = 0; l < K; l++)
-                    row[k * K + l] = img[(i + k) * W + j + l];
+    for (int k = 0; k < K; k++)
+        for (int l = 0; l < K; l++) {
+            float *row = col + (long)(k * K + l) * ld;
+            for (int i = 0; i < OH; i++)
+                memcpy(row + (long)i * OW, img + (i + k) * W + l, (size_t)OW * sizeof *row);
         }
 }
 
 /* The adjoint of im2col: every pixel receives the sum of the col entries
  * that were copied from it. */
-void cnn_col2im(float *img, const float *col, int H, int W, int K)
+void cnn_col2im(float *img, const float *col, long ld, int H, int W, int K)
 {
     int OH = H - K + 1, OW = W - K + 1;
     memset(img, 0, (size_t)H * W * sizeof *img);
-    for (int i = 0; i < OH; i++)
-        for (int j = 0; j < OW; j++) {
-            const float *row = col + ((long)i * OW + j) * K * K;
-            for (int k = 0; k < K; k++)
-                for (int l = 0; l < K; l++)
-                    img[(i + k) * W + j + l] += row[k * K + l];
+    for (int k = 0; k < K; k++)
+        for (int l = 0; l < K; l++) {
+            const float *row = col + (long)(k * K + l) * ld;
+            for (int i = 0; i < OH; i++)
+                for (int j = 0; j < OW; j++)
+                    img[(i + k) * W + j + l] += row[(long)i * OW + j];
         }
 }

@@ -1,6 +1,6 @@
 /* layers_blas.c — the fast kernels: convolution by im2col + SGEMM, the dense
  * layer by SGEMM (or SGEMV for a single sample), with Caffe's shapes:
- *   conv:  out = col·wᵀ,  dw += doutᵀ·col,  dcol = dout·w then col2im
+ *   conv:  out = w·col,   dw += dout·colᵀ,  dcol = wᵀ·dout then col2im
  *   dense: out = in·wᵀ,   dw += doutᵀ·in,   din = dout·w
  * All matrices are row-major. These run inside OpenMP regions: the caller
  * must keep BLAS single-threaded (see cnn_blas_single_thread). */
@@ -34,30 +34,37 @@ static void add_column_sums(float *db, const float *m, long rows, int cols)
 void cnn_conv_forward_blas(float *out, float *col, const float *in, const float *w,
                            const float *b, int N, int H, int W, int K, int C)
 {
-    long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
+    long P = (long)(H - K + 1) * (W - K + 1), NP = N * P, KK = (long)K * K;
     for (int n = 0; n < N; n++)
-        cnn_im2col(col + n * P * KK, in + (long)n * H * W, H, W, K);
+        cnn_im2col(col + n * P, NP, in + (long)n * H * W, H, W, K);
     if (b)
-        fill_rows(out, b, N * P, C);
-    gemm(0, 1, (int)(N * P), C, (int)KK, 1.0f, col, w, b ? 1.0f : 0.0f, out);
+        for (int c = 0; c < C; c++)
+            for (long p = 0; p < NP; p++)
+                out[c * NP + p] = b[c];
+    gemm(0, 0, C, (int)NP, (int)KK, 1.0f, w, col, b ? 1.0f : 0.0f, out);
 }
 
 void cnn_conv_backward_weights_blas(float *dw, float *db, const float *dout,
                                     const float *col, int N, int H, int W, int K, int C)
 {
-    long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
-    gemm(1, 0, C, (int)KK, (int)(N * P), 1.0f, dout, col, 1.0f, dw);
+    long P = (long)(H - K + 1) * (W - K + 1), NP = N * P, KK = (long)K * K;
+    gemm(0, 1, C, (int)KK, (int)NP, 1.0f, dout, col, 1.0f, dw);
     if (db)
-        add_column_sums(db, dout, N * P, C);
+        for (int c = 0; c < C; c++) {
+            float s = 0.0f;
+            for (long p = 0; p < NP; p++)
+                s += dout[c * NP + p];
+            db[c] += s;
+        }
 }
 
 void cnn_conv_backward_input_blas(float *din, float *dcol, const float *dout, const float *w,
                                   int N, int H, int W, int K, int C)
 {
-    long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
-    gemm(0, 0, (int)(N * P), (int)KK, C, 1.0f, dout, w, 0.0f, dcol);
+    long P = (long)(H - K + 1) * (W - K + 1), NP = N * P, KK = (long)K * K;
+    gemm(1, 0, (int)KK, (int)NP, C, 1.0f, w, dout, 0.0f, dcol);
     for (int n = 0; n < N; n++)
-        cnn_col2im(din + (long)n * H * W, dcol + n * P * KK, H, W, K);
+        cnn_col2im(din + (long)n * H * W, dcol + n * P, NP, H, W, K);
 }
 
 void cnn_dense_forward_blas(float *out, const float *in, const float *w, const float *b,

@@ -24,6 +24,7 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
+#include "layout.h"
 #include "cnn_rng.h"
 
 enum { SAMPLES = 30 }; /* coordinates checked per gradient */
@@ -214,11 +215,13 @@ static void conv_case(int N, int H, int W, int K, int C, cnn_rng *rng)
     float *dw_ref = zeros(nw), *db_ref = zeros(C), *dx_ref = zeros(nx);
     float *dw_blas = zeros(nw), *db_blas = zeros(C), *dx_blas = zeros(nx);
     float *z = zeros(nz), *col = zeros(N * P * KK), *dcol = zeros(N * P * KK);
+    float *r_cm = zeros(nz); /* dL/dz in the blas convolution's layout */
+    to_channel_major(r_cm, r, N, P, C);
     cnn_conv_backward_weights_ref(dw_ref, db_ref, r, x, N, H, W, K, C);
     cnn_conv_backward_input_ref(dx_ref, r, w, N, H, W, K, C);
     cnn_conv_forward_blas(z, col, x, w, b, N, H, W, K, C);
-    cnn_conv_backward_weights_blas(dw_blas, db_blas, r, col, N, H, W, K, C);
-    cnn_conv_backward_input_blas(dx_blas, dcol, r, w, N, H, W, K, C);
+    cnn_conv_backward_weights_blas(dw_blas, db_blas, r_cm, col, N, H, W, K, C);
+    cnn_conv_backward_input_blas(dx_blas, dcol, r_cm, w, N, H, W, K, C);
 
     check_grad("conv weights (ref)", p.w, nw, dw_ref, conv_loss, &p, 1e-3, rng);
     check_grad("conv weights (blas)", p.w, nw, dw_blas, conv_loss, &p, 1e-3, rng);
@@ -228,7 +231,7 @@ static void conv_case(int N, int H, int W, int K, int C, cnn_rng *rng)
     check_grad("conv input (blas)", p.x, nx, dx_blas, conv_loss, &p, 1e-3, rng);
 
     void *bufs[] = {x, w, b, r, p.x, p.w, p.b, p.r, dw_ref, db_ref, dx_ref,
-                    dw_blas, db_blas, dx_blas, z, col, dcol};
+                    dw_blas, db_blas, dx_blas, z, col, dcol, r_cm};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
 }
@@ -350,11 +353,13 @@ static void test_fused_gradient(void **state)
         z[i] = (cnn_rng_below(&rng, 2) ? 1.0f : -1.0f) * cnn_rng_uniform(&rng, 0.05f, 1.0f) -
                b[i % C];
     fused_problem p = {N, H, W, C, to_double(z, nz), to_double(b, C), to_double(r, np)};
-    float *dz = zeros(nz), *db = zeros(C);
-    cnn_bias_relu_avgpool_backward(dz, db, r, z, b, N, H, W, C);
+    float *dz = zeros(nz), *db = zeros(C), *z_cm = zeros(nz), *dz_cm = zeros(nz);
+    to_channel_major(z_cm, z, N, (long)H * W, C); /* the fused pass's layout */
+    cnn_bias_relu_avgpool_backward(dz_cm, db, r, z_cm, b, N, H, W, C);
+    to_channels_last(dz, dz_cm, N, (long)H * W, C);
     check_grad("fused relu+pool input", p.z, nz, dz, fused_loss, &p, 1e-3, &rng);
     check_grad("fused relu+pool bias", p.b, C, db, fused_loss, &p, 1e-3, &rng);
-    void *bufs[] = {b, r, z, p.z, p.b, p.r, dz, db};
+    void *bufs[] = {b, r, z, p.z, p.b, p.r, dz, db, z_cm, dz_cm};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
 }

@@ -43,14 +43,14 @@ static void test_adjoint_identity(void **state)
     cnn_rng_seed(&r, 21);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int H = shapes[s].H, W = shapes[s].W, K = shapes[s].K;
-        long n = (long)H * W, m = (long)(H - K + 1) * (W - K + 1) * K * K;
+        long n = (long)H * W, P = (long)(H - K + 1) * (W - K + 1), m = P * K * K;
         float *x = alloc(n), *c = alloc(m), *col = alloc(m), *img = alloc(n);
         for (long i = 0; i < n; i++)
             x[i] = cnn_rng_uniform(&r, -1.0f, 1.0f);
         for (long i = 0; i < m; i++)
             c[i] = cnn_rng_uniform(&r, -1.0f, 1.0f);
-        cnn_im2col(col, x, H, W, K);
-        cnn_col2im(img, c, H, W, K);
+        cnn_im2col(col, P, x, H, W, K);
+        cnn_col2im(img, c, P, H, W, K);
         double lhs = 0.0, rhs = 0.0, mag = 0.0;
         for (long i = 0; i < m; i++) {
             lhs += (double)col[i] * c[i];
@@ -68,18 +68,21 @@ static void test_adjoint_identity(void **state)
     }
 }
 
-/* img[i][j] = i·W + j, so each row of col lists the pixel numbers of its patch. */
+/* img[i][j] = i·W + j, so col lists pixel numbers. `expect` is written one
+ * patch per line (patch p, tap r at expect[p·K² + r]), which is col read
+ * column by column: col[r][p]. */
 static void check_rows(int H, int W, int K, const float *expect)
 {
     long P = (long)(H - K + 1) * (W - K + 1);
     float *img = alloc((long)H * W), *col = alloc(P * K * K);
     for (int i = 0; i < H * W; i++)
         img[i] = (float)i;
-    cnn_im2col(col, img, H, W, K);
-    for (long i = 0; i < P * K * K; i++)
-        if (col[i] != expect[i])
-            fail_msg("%dx%d K=%d: col row %ld, entry %ld is %g, expected %g", H, W, K,
-                     i / (K * K), i % (K * K), (double)col[i], (double)expect[i]);
+    cnn_im2col(col, P, img, H, W, K);
+    for (long p = 0; p < P; p++)
+        for (long r = 0; r < K * K; r++)
+            if (col[r * P + p] != expect[p * K * K + r])
+                fail_msg("%dx%d K=%d: patch %ld, tap %ld is %g, expected %g", H, W, K, p, r,
+                         (double)col[r * P + p], (double)expect[p * K * K + r]);
     free(img);
     free(col);
 }
@@ -131,7 +134,7 @@ static void test_col2im_counts_patches(void **state)
             ones[i] = 1.0f;
         for (long i = 0; i < n; i++)
             img[i] = 777.0f; /* col2im writes, it does not add */
-        cnn_col2im(img, ones, H, W, K);
+        cnn_col2im(img, ones, (long)(H - K + 1) * (W - K + 1), H, W, K);
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++)
                 if (img[i * W + j] != (float)(cover(i, H, K) * cover(j, W, K)))
@@ -147,7 +150,7 @@ static void test_col2im_counts_patches(void **state)
     float ones[4 * 9], img[16];
     for (int i = 0; i < 4 * 9; i++)
         ones[i] = 1.0f;
-    cnn_col2im(img, ones, 4, 4, 3);
+    cnn_col2im(img, ones, 4, 4, 4, 3);
     assert_memory_equal(img, expect_4x4, sizeof img);
 }
 

@@ -20,6 +20,7 @@
 #include "cnn.h"
 #include "cnn_layers.h"
 #include "cnn_rng.h"
+#include "layout.h"
 
 /* A value no kernel computes here: a WRITE kernel that skips an element
  * leaves it behind and the comparison catches it. */
@@ -103,17 +104,23 @@ static void test_conv_blas_matches_ref(void **state)
 
         float *in = random_array(&r, nin), *w = random_array(&r, nw);
         float *b = random_array(&r, C), *dout = random_array(&r, nout);
+        /* the blas maps are channel-major [C][N·P]: the same values, moved */
+        float *dout_cm = alloc(nout), *out_ref_cm = alloc(nout);
+        to_channel_major(dout_cm, dout, N, P, C);
 
         /* forward; the blas path also leaves im2col(in) in col */
         float *out_ref = filled(nout, GARBAGE), *out_blas = filled(nout, -GARBAGE);
         float *col = filled(ncol, GARBAGE), *col1 = alloc(P * KK);
         cnn_conv_forward_ref(out_ref, in, w, b, N, H, W, K, C);
         cnn_conv_forward_blas(out_blas, col, in, w, b, N, H, W, K, C);
+        to_channel_major(out_ref_cm, out_ref, N, P, C);
         snprintf(what, sizeof what, "conv forward N=%d %dx%d K=%d C=%d", N, H, W, K, C);
-        assert_close(what, out_blas, out_ref, nout);
-        for (int n = 0; n < N; n++) {
-            cnn_im2col(col1, in + (long)n * H * W, H, W, K);
-            assert_memory_equal(col + n * P * KK, col1, (size_t)(P * KK) * sizeof *col1);
+        assert_close(what, out_blas, out_ref_cm, nout);
+        for (int n = 0; n < N; n++) { /* sample n's block of every col row */
+            cnn_im2col(col1, P, in + (long)n * H * W, H, W, K);
+            for (long row = 0; row < KK; row++)
+                assert_memory_equal(col + row * N * P + n * P, col1 + row * P,
+                                    (size_t)P * sizeof *col1);
         }
 
         /* backward weights: both ADD to the same nonzero start */
@@ -123,7 +130,7 @@ static void test_conv_blas_matches_ref(void **state)
         float *dw_fresh = filled(nw, 0.0f), *db_fresh = filled(C, 0.0f);
         cnn_conv_backward_weights_ref(dw_fresh, db_fresh, dout, in, N, H, W, K, C);
         cnn_conv_backward_weights_ref(dw_ref, db_ref, dout, in, N, H, W, K, C);
-        cnn_conv_backward_weights_blas(dw_blas, db_blas, dout, col, N, H, W, K, C);
+        cnn_conv_backward_weights_blas(dw_blas, db_blas, dout_cm, col, N, H, W, K, C);
         for (long i = 0; i < nw; i++)
             dw_fresh[i] += dw0[i]; /* what "added to dw0" must give */
         for (int i = 0; i < C; i++)
@@ -141,11 +148,11 @@ static void test_conv_blas_matches_ref(void **state)
         float *din_ref = filled(nin, GARBAGE), *din_blas = filled(nin, -GARBAGE);
         float *dcol = filled(ncol, GARBAGE);
         cnn_conv_backward_input_ref(din_ref, dout, w, N, H, W, K, C);
-        cnn_conv_backward_input_blas(din_blas, dcol, dout, w, N, H, W, K, C);
+        cnn_conv_backward_input_blas(din_blas, dcol, dout_cm, w, N, H, W, K, C);
         snprintf(what, sizeof what, "conv din N=%d %dx%d K=%d C=%d", N, H, W, K, C);
         assert_close(what, din_blas, din_ref, nin);
 
-        float *bufs[] = {in, w, b, dout, out_ref, out_blas, col, col1, dw0, db0, dw_ref,
+        float *bufs[] = {in, w, b, dout, dout_cm, out_ref_cm, out_ref, out_blas, col, col1, dw0, db0, dw_ref,
                          db_ref, dw_blas, db_blas, dw_fresh, db_fresh, din_ref, din_blas, dcol};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             free(bufs[i]);
@@ -443,13 +450,15 @@ static void test_fused_matches_ref(void **state)
         printf("fused N=%d H=%d W=%d C=%d\n", N, H, W, C);
         float *z = random_array(&r, nz), *b = random_array(&r, C), *dout = random_array(&r, np);
         float *zb = alloc(nz), *act = alloc(nz), *dact = alloc(nz);
+        float *z_cm = alloc(nz), *dz_ref_cm = alloc(nz); /* the fused pass's layout */
+        to_channel_major(z_cm, z, N, (long)H * W, C);
         for (long i = 0; i < nz; i++)
             zb[i] = z[i] + b[i % C];
 
         float *p_ref = filled(np, GARBAGE), *p_fused = filled(np, -GARBAGE);
         cnn_relu_forward(act, zb, nz);
         cnn_avgpool_forward(p_ref, act, N, H, W, C);
-        cnn_bias_relu_avgpool_forward(p_fused, z, b, N, H, W, C);
+        cnn_bias_relu_avgpool_forward(p_fused, z_cm, b, N, H, W, C);
         assert_close("fused forward", p_fused, p_ref, np);
 
         /* backward: dz written, db added to a non-zero start */
@@ -460,15 +469,16 @@ static void test_fused_matches_ref(void **state)
         cnn_relu_backward(dz_ref, dact, zb, nz);
         for (long i = 0; i < nz; i++)
             db_ref[i % C] += dz_ref[i];
-        cnn_bias_relu_avgpool_backward(dz_fused, db_fused, dout, z, b, N, H, W, C);
-        assert_close("fused backward dz", dz_fused, dz_ref, nz);
+        cnn_bias_relu_avgpool_backward(dz_fused, db_fused, dout, z_cm, b, N, H, W, C);
+        to_channel_major(dz_ref_cm, dz_ref, N, (long)H * W, C);
+        assert_close("fused backward dz", dz_fused, dz_ref_cm, nz);
         assert_close("fused backward db", db_fused, db_ref, C);
         double moved = 0.0;
         for (int c = 0; c < C; c++)
             moved += fabs((double)db_fused[c] - db_start[c]);
         assert_true(moved > 1e-3); /* it added something */
 
-        void *bufs[] = {z, b, dout, zb, act, dact, p_ref, p_fused, dz_ref, dz_fused,
+        void *bufs[] = {z, z_cm, dz_ref_cm, b, dout, zb, act, dact, p_ref, p_fused, dz_ref, dz_fused,
                         db_start, db_ref, db_fused};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             free(bufs[i]);
