@@ -33,12 +33,18 @@ enum { SLICE = 4 };
 
 static int slice_len(int m, int s) { return m - s < SLICE ? m - s : SLICE; }
 
+/* The blas convolution runs with the 15 filters padded to 16 (a zero
+ * filter): OpenBLAS's SGEMM kernels work in blocks of 4, 8 and 16, and 15
+ * leaves a ragged block. Measured per sample at 4-sample slices: forward
+ * 6.5 -> 5.7 µs, weight gradient 11.9 -> 8.7 µs, for 1/15 more flops. */
+enum { CONV_ROWS = 16, CONV_ROWS_SIZE = CONV_ROWS * CNN_CONV_H * CNN_CONV_W };
+
 /* One thread's scratch space for one chunk of samples. */
 typedef struct {
     float *x;       /* [CHUNK][784]   input scaled to [0,1] */
     float *col;     /* blas: per slice of SLICE samples, im2col [25][SLICE·576] */
     float *conv;    /* [CHUNK][8640]  convolution output, pre-activation; blas:
-                       per slice [15][SLICE·576] (channel-major), no bias */
+                       per slice [16][SLICE·576] (channel-major), no bias */
     float *act;     /* [CHUNK][8640]  after ReLU */
     float *pool;    /* [CHUNK][2160]  pooled = flattened */
     float *logits;  /* [CHUNK][10] */
@@ -46,7 +52,8 @@ typedef struct {
     float *dlogits; /* [CHUNK][10] */
     float *dpool;   /* [CHUNK][2160] */
     float *dact;    /* [CHUNK][8640] */
-    float *dconv;   /* [CHUNK][8640] */
+    float *dconv;   /* [CHUNK][8640]; blas: like conv */
+    float *dw16;    /* [16][25] blas: the padded filters' gradient */
     float *base;
 } workspace;
 
@@ -54,6 +61,7 @@ struct cnn_net {
     cnn_impl impl;
     int max_batch, threads, max_chunks;
     float *params, *grads;  /* CNN_PARAM_COUNT each */
+    float *conv_w16;        /* [16][25]: conv_w and a zero filter, for the blas path */
     float *chunk_grads;     /* [max_chunks][padded(CNN_PARAM_COUNT)] */
     double *chunk_loss;     /* [max_chunks] */
     int *chunk_correct;     /* [max_chunks] */
@@ -71,11 +79,12 @@ static float *alloc_floats(long n)
 static int workspace_init(workspace *w)
 {
     const long C = CNN_CHUNK;
-    long sizes[] = {C * CNN_IN_SIZE, C * COL_SIZE, C * CNN_CONV_SIZE, C * CNN_CONV_SIZE,
+    long sizes[] = {C * CNN_IN_SIZE, C * COL_SIZE, C * CONV_ROWS_SIZE, C * CNN_CONV_SIZE,
                     C * CNN_FLAT, C * CNN_CLASSES, C * CNN_CLASSES, C * CNN_CLASSES,
-                    C * CNN_FLAT, C * CNN_CONV_SIZE, C * CNN_CONV_SIZE};
+                    C * CNN_FLAT, C * CNN_CONV_SIZE, C * CONV_ROWS_SIZE,
+                    CONV_ROWS * CNN_KSIZE * CNN_KSIZE};
     float **slots[] = {&w->x, &w->col, &w->conv, &w->act, &w->pool, &w->logits,
-                       &w->probs, &w->dlogits, &w->dpool, &w->dact, &w->dconv};
+                       &w->probs, &w->dlogits, &w->dpool, &w->dact, &w->dconv, &w->dw16};
     enum { NSLOTS = sizeof sizes / sizeof sizes[0] };
     long total = 0;
     for (int i = 0; i < NSLOTS; i++)
@@ -106,6 +115,7 @@ cnn_status cnn_net_create(cnn_net **out, cnn_impl impl, int max_batch, int threa
     net->max_chunks = (max_batch + CNN_CHUNK - 1) / CNN_CHUNK;
     net->params = alloc_floats(CNN_PARAM_COUNT);
     net->grads = alloc_floats(CNN_PARAM_COUNT);
+    net->conv_w16 = alloc_floats(CONV_ROWS * CNN_KSIZE * CNN_KSIZE); /* row 15 stays zero */
     net->chunk_grads = alloc_floats(net->max_chunks * padded(CNN_PARAM_COUNT));
     net->chunk_loss = calloc((size_t)net->max_chunks, sizeof *net->chunk_loss);
     net->chunk_correct = calloc((size_t)net->max_chunks, sizeof *net->chunk_correct);
@@ -132,6 +142,7 @@ void cnn_net_free(cnn_net *net)
     free(net->chunk_correct);
     free(net->chunk_loss);
     free(net->chunk_grads);
+    free(net->conv_w16);
     free(net->grads);
     free(net->params);
     free(net);
@@ -175,12 +186,12 @@ static double forward_chunk(const cnn_net *net, workspace *w, const uint8_t *x,
         w->x[i] = (float)x[i] * scale - shift;
     if (net->impl == CNN_IMPL_BLAS) {
         for (int s = 0; s < m; s += SLICE) {
-            /* conv holds z without bias; the fused pass adds it */
-            cnn_conv_forward_blas(w->conv + (long)s * CNN_CONV_SIZE, w->col + (long)s * COL_SIZE,
-                                  w->x + (long)s * CNN_IN_SIZE, p.conv_w, NULL, slice_len(m, s),
-                                  CNN_IN_H, CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
-            cnn_bias_relu_avgpool_forward(w->pool + (long)s * CNN_FLAT,
-                                          w->conv + (long)s * CNN_CONV_SIZE, p.conv_b,
+            /* z without bias, 16 planes; the fused pass adds the bias to the 15 real ones */
+            float *z = w->conv + (long)s * CONV_ROWS_SIZE;
+            cnn_conv_forward_blas(z, w->col + (long)s * COL_SIZE, w->x + (long)s * CNN_IN_SIZE,
+                                  net->conv_w16, NULL, slice_len(m, s), CNN_IN_H, CNN_IN_W,
+                                  CNN_KSIZE, CONV_ROWS);
+            cnn_bias_relu_avgpool_forward(w->pool + (long)s * CNN_FLAT, z, p.conv_b,
                                           slice_len(m, s), CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
         }
         cnn_dense_forward_blas(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
@@ -218,15 +229,20 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
         cnn_dense_backward_input_ref(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
     }
     if (net->impl == CNN_IMPL_BLAS) {
+        memset(w->dw16, 0, CONV_ROWS * CNN_KSIZE * CNN_KSIZE * sizeof *w->dw16);
         for (int s = 0; s < m; s += SLICE) {
-            long o = (long)s * CNN_CONV_SIZE;
+            long o = (long)s * CONV_ROWS_SIZE, np = (long)slice_len(m, s) * CNN_CONV_H * CNN_CONV_W;
             cnn_bias_relu_avgpool_backward(w->dconv + o, d.conv_b, w->dpool + (long)s * CNN_FLAT,
                                            w->conv + o, p.conv_b, slice_len(m, s), CNN_CONV_H,
                                            CNN_CONV_W, CNN_FILTERS);
-            cnn_conv_backward_weights_blas(d.conv_w, NULL, w->dconv + o,
+            /* the padding filter's plane carries no gradient */
+            memset(w->dconv + o + CNN_FILTERS * np, 0, (size_t)np * sizeof *w->dconv);
+            cnn_conv_backward_weights_blas(w->dw16, NULL, w->dconv + o,
                                            w->col + (long)s * COL_SIZE, slice_len(m, s),
-                                           CNN_IN_H, CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
+                                           CNN_IN_H, CNN_IN_W, CNN_KSIZE, CONV_ROWS);
         }
+        for (int i = 0; i < CNN_CONV_W_SIZE; i++)
+            d.conv_w[i] += w->dw16[i];
     } else {
         cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
         cnn_relu_backward(w->dconv, w->dact, w->conv, (long)m * CNN_CONV_SIZE);
@@ -236,6 +252,13 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
 }
 
 static int chunk_count(int n) { return (n + CNN_CHUNK - 1) / CNN_CHUNK; }
+
+/* The padded copy of the filters, taken before each step (the parameters
+ * may have been changed from outside, e.g. loaded). */
+static void pad_conv_weights(cnn_net *net)
+{
+    memcpy(net->conv_w16, net->params, CNN_CONV_W_SIZE * sizeof(float));
+}
 
 /* Sum the chunk totals in chunk order (the order is what makes it reproducible). */
 static void gather_totals(const cnn_net *net, int nchunks, double *loss_sum, int *correct)
@@ -260,6 +283,7 @@ cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, 
     const int nchunks = chunk_count(n);
     const long stride = padded(CNN_PARAM_COUNT);
     const float scale = 1.0f / (float)n;
+    pad_conv_weights(net);
 
 #pragma omp parallel for num_threads(net->threads) schedule(static)
     for (int c = 0; c < nchunks; c++) {
@@ -295,6 +319,7 @@ cnn_status cnn_net_infer(cnn_net *net, const uint8_t *x, const uint8_t *y, int n
     if (n < 1 || n > net->max_batch || !x)
         return CNN_ERR_ARG;
     const int nchunks = chunk_count(n);
+    pad_conv_weights(net);
 #pragma omp parallel for num_threads(net->threads) schedule(static)
     for (int c = 0; c < nchunks; c++) {
         workspace *w = &net->ws[omp_get_thread_num()];
