@@ -54,8 +54,10 @@ typedef void (*cnn_progress_fn)(const cnn_progress *p, void *ctx);
 /* Train on `train`, evaluating on `test` (may be NULL) after each epoch.
  * On success the trained parameters are in *params_out (CNN_PARAM_COUNT floats)
  * when not NULL. Returns CNN_ERR_DIVERGED if the loss became non-finite,
- * CNN_ERR_ARG with a message if stopped through opts->stop (after saving a
- * checkpoint when save_path is set). */
+ * CNN_ERR_INTERRUPTED if stopped through opts->stop, after saving a
+ * checkpoint when save_path is set (the message names it); CNN_ERR_ARG if
+ * resume_path is a checkpoint of a different run (data set size, --batch,
+ * --lr) or already past opts->epochs. */
 cnn_status cnn_train(const cnn_train_opts *opts, const cnn_dataset *train,
                      const cnn_dataset *test, cnn_progress_fn fn, void *ctx,
                      float *params_out, cnn_err *err);

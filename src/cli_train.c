@@ -122,7 +122,7 @@ int cli_train(int argc, char **argv)
         else if (strcmp(a, "--epochs") == 0)
             bad = cli_int(cmd, a, v, 1, 100000, &o.epochs);
         else if (strcmp(a, "--batch") == 0)
-            bad = cli_int(cmd, a, v, 1, 65536, &o.batch);
+            bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &o.batch);
         else if (strcmp(a, "--lr") == 0)
             bad = cli_float(cmd, a, v, 0.0, 1e3, &o.lr);
         else if (strcmp(a, "--seed") == 0)

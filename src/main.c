@@ -15,6 +15,9 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  train     train with mini-batch SGD (default data: " CNN_DEFAULT_DATA ")\n"
+            "  eval      loss, accuracy, per-class accuracy and confusion matrix of a saved model\n"
+            "  predict   classify PGM or IDX images with a saved model\n"
+            "  filters   draw a saved model's learned convolution filters as a PNG or PGM\n"
             "\n"
             "'cnn COMMAND --help' describes each command's options.\n");
 }
@@ -32,6 +35,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "train") == 0)
         return cli_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cli_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0)
+        return cli_predict(argc - 1, argv + 1);
+    if (strcmp(cmd, "filters") == 0)
+        return cli_filters(argc - 1, argv + 1);
     fprintf(stderr, "cnn: unknown command '%s' (try cnn --help)\n", cmd);
     return 2;
 }
