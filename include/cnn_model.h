@@ -23,8 +23,9 @@ enum { CNN_MODEL_FORMAT_VERSION = 1 };
 typedef struct {
     int format_version;     /* CNN_MODEL_FORMAT_VERSION when written */
     char arch[64];          /* "conv15x5x5-relu-avgpool2-fc10" */
-    /* training options */
-    int epochs, batch, threads;
+    /* training options (not the thread count: it does not change the result,
+     * and leaving it out keeps the files of equal runs byte-identical) */
+    int epochs, batch;
     float lr;
     uint64_t seed;
     char impl[8];           /* "ref" or "blas" */

@@ -46,13 +46,13 @@ static const tensor_desc tensors[NTENSORS] = {
 };
 
 enum {
-    M_FORMAT_VERSION, M_ARCH, M_EPOCHS, M_BATCH, M_THREADS, M_LR, M_SEED, M_IMPL,
+    M_FORMAT_VERSION, M_ARCH, M_EPOCHS, M_BATCH, M_LR, M_SEED, M_IMPL,
     M_EPOCH, M_BATCH_IN_EPOCH, M_STEP, M_RNG_STATE, M_RNG_INC, M_TRAIN_COUNT,
     M_ROWS, M_COLS, M_CLASSES, M_COUNT
 };
 
 static const char *const meta_keys[M_COUNT] = {
-    "format_version", "arch", "epochs", "batch", "threads", "lr", "seed", "impl",
+    "format_version", "arch", "epochs", "batch", "lr", "seed", "impl",
     "epoch", "batch_in_epoch", "step", "rng_state", "rng_inc", "train_count",
     "rows", "cols", "classes",
 };
@@ -222,7 +222,6 @@ static cnn_status build_header(const char *path, const cnn_model_meta *m, strbuf
     sb_meta_str(b, "arch", m->arch);
     sb_meta_int(b, "epochs", m->epochs);
     sb_meta_int(b, "batch", m->batch);
-    sb_meta_int(b, "threads", m->threads);
     /* 9 significant digits are enough for any float to read back exactly. */
     sb_printf(b, ",\"lr\":\"%.9g\"", (double)m->lr);
     sb_meta_u64(b, "seed", m->seed);
@@ -775,7 +774,6 @@ static cnn_status check_metadata(const char *path, const header_info *h, cnn_mod
     cnn_status st;
     if ((st = meta_int(path, h, M_EPOCHS, &m->epochs, err)) ||
         (st = meta_int(path, h, M_BATCH, &m->batch, err)) ||
-        (st = meta_int(path, h, M_THREADS, &m->threads, err)) ||
         (st = meta_int(path, h, M_EPOCH, &m->epoch, err)) ||
         (st = meta_int(path, h, M_BATCH_IN_EPOCH, &m->batch_in_epoch, err)) ||
         (st = meta_int(path, h, M_TRAIN_COUNT, &m->train_count, err)) ||

@@ -62,14 +62,13 @@ cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, double *
     return st;
 }
 
-static void fill_meta(cnn_model_meta *m, const cnn_train_opts *o, int threads,
+static void fill_meta(cnn_model_meta *m, const cnn_train_opts *o,
                       const cnn_dataset *train, int epoch, int batch_in_epoch, long step,
                       const cnn_rng *epoch_rng)
 {
     cnn_model_meta_init(m);
     m->epochs = o->epochs;
     m->batch = o->batch;
-    m->threads = threads;
     m->lr = o->lr;
     m->seed = o->seed;
     snprintf(m->impl, sizeof m->impl, "%s", cnn_impl_name(o->impl));
@@ -203,7 +202,7 @@ cnn_status cnn_train(const cnn_train_opts *o, const cnn_dataset *train,
             if (o->stop && *o->stop && b + 1 < batches) {
                 st = CNN_ERR_INTERRUPTED;
                 if (o->save_path) {
-                    fill_meta(&meta, o, cnn_net_threads(net), train, epoch, b + 1, step,
+                    fill_meta(&meta, o, train, epoch, b + 1, step,
                               &epoch_rng);
                     cnn_status s2 = cnn_model_save(o->save_path, cnn_net_params(net), &meta, err);
                     if (s2 != CNN_OK) {
@@ -231,7 +230,7 @@ cnn_status cnn_train(const cnn_train_opts *o, const cnn_dataset *train,
         }
         emit(fn, ctx, &p, CNN_EVENT_EPOCH);
         if (o->save_path) {
-            fill_meta(&meta, o, cnn_net_threads(net), train, epoch + 1, 0, step, &rng);
+            fill_meta(&meta, o, train, epoch + 1, 0, step, &rng);
             st = cnn_model_save(o->save_path, cnn_net_params(net), &meta, err);
             if (st != CNN_OK)
                 goto done;

@@ -86,7 +86,6 @@ static void fill_meta(cnn_model_meta *m)
     cnn_model_meta_init(m);
     m->epochs = 12;
     m->batch = 64;
-    m->threads = 8;
     m->lr = 0.0123456789f;
     m->seed = UINT64_MAX;
     snprintf(m->impl, sizeof m->impl, "blas");
@@ -107,7 +106,6 @@ static void assert_meta_equal(const cnn_model_meta *a, const cnn_model_meta *b)
     assert_string_equal(a->arch, b->arch);
     assert_int_equal(a->epochs, b->epochs);
     assert_int_equal(a->batch, b->batch);
-    assert_int_equal(a->threads, b->threads);
     assert_memory_equal(&a->lr, &b->lr, sizeof a->lr);
     assert_true(a->seed == b->seed);
     assert_string_equal(a->impl, b->impl);
