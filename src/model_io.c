@@ -48,14 +48,22 @@ static const tensor_desc tensors[NTENSORS] = {
 enum {
     M_FORMAT_VERSION, M_ARCH, M_EPOCHS, M_BATCH, M_LR, M_SEED, M_IMPL,
     M_EPOCH, M_BATCH_IN_EPOCH, M_STEP, M_RNG_STATE, M_RNG_INC, M_TRAIN_COUNT,
-    M_ROWS, M_COLS, M_CLASSES, M_COUNT
+    M_ROWS, M_COLS, M_CLASSES, M_INPUT, M_COUNT
 };
 
 static const char *const meta_keys[M_COUNT] = {
     "format_version", "arch", "epochs", "batch", "lr", "seed", "impl",
     "epoch", "batch_in_epoch", "step", "rng_state", "rng_inc", "train_count",
-    "rows", "cols", "classes",
+    "rows", "cols", "classes", "input",
 };
+
+/* How pixels enter the network (cnn.h): part of the model like its weights,
+ * so written out for readers in other tools and checked on load. */
+static void input_rule(char *out, size_t cap)
+{
+    snprintf(out, cap, "(pixel/255 - %.4f) / %.4f", (double)CNN_INPUT_MEAN,
+             (double)CNN_INPUT_STD);
+}
 
 void cnn_model_meta_init(cnn_model_meta *meta)
 {
@@ -235,6 +243,9 @@ static cnn_status build_header(const char *path, const cnn_model_meta *m, strbuf
     sb_meta_int(b, "rows", m->rows);
     sb_meta_int(b, "cols", m->cols);
     sb_meta_int(b, "classes", m->classes);
+    char rule[64];
+    input_rule(rule, sizeof rule);
+    sb_meta_str(b, "input", rule);
     sb_printf(b, "}");
 
     for (int t = 0; t < NTENSORS; t++) {
@@ -747,6 +758,16 @@ static cnn_status check_metadata(const char *path, const header_info *h, cnn_mod
                         "%s: architecture \"%s\" does not match this build's \"%s\"", path,
                         printable(vb, arch), MODEL_ARCH);
     snprintf(m->arch, sizeof m->arch, "%s", arch);
+
+    char rule[64];
+    input_rule(rule, sizeof rule);
+    const char *input = h->mval[M_INPUT];
+    if (!input)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ has no input", path);
+    if (strcmp(input, rule) != 0)
+        return cnn_fail(err, CNN_ERR_FORMAT,
+                        "%s: input scaling \"%s\" does not match this build's \"%s\"", path,
+                        printable(vb, input), rule);
 
     const char *impl = h->mval[M_IMPL];
     if (impl) {

@@ -650,6 +650,12 @@ static void test_refuse_metadata(void **state)
     expect_header_refusal(state, "\"arch\":\"" ARCH "\"", "\"arch\":\"conv32x3x3-fc10\"",
                           "architecture \"conv32x3x3-fc10\" does not match");
     expect_header_refusal(state, "\"arch\":\"" ARCH "\",", "", "no arch");
+    /* the input scaling is part of the model: a model trained on other
+     * scaling would silently misclassify */
+    expect_header_refusal(state, "(pixel/255 - 0.2860)", "(pixel/255 - 0.1307)",
+                          "input scaling \"(pixel/255 - 0.1307) / 0.3530\" does not match");
+    expect_header_refusal(state, ",\"input\":\"(pixel/255 - 0.2860) / 0.3530\"", "",
+                          "no input");
     expect_header_refusal(state, "\"epochs\":\"12\"", "\"epochs\":\"12x\"", "epochs");
     expect_header_refusal(state, "\"epochs\":\"12\"", "\"epochs\":\"\"", "epochs");
     expect_header_refusal(state, "\"epochs\":\"12\"", "\"epochs\":\"2147483648\"", "epochs");
