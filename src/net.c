@@ -27,17 +27,11 @@ static long padded(long n) { return (n + LINE_FLOATS - 1) / LINE_FLOATS * LINE_F
 
 enum { COL_SIZE = CNN_CONV_H * CNN_CONV_W * CNN_KSIZE * CNN_KSIZE };
 
-/* The blas path convolves a chunk in slices of this many samples: one SGEMM
- * per slice, whose operands (im2col 4×57.6 KB) stay in the core's cache. */
-enum { SLICE = 4 };
+/* The blas path's slices and padded filters: see CNN_SLICE in cnn.h. */
+enum { SLICE = CNN_SLICE, CONV_ROWS = CNN_CONV_ROWS };
+enum { CONV_ROWS_SIZE = CONV_ROWS * CNN_CONV_H * CNN_CONV_W };
 
 static int slice_len(int m, int s) { return m - s < SLICE ? m - s : SLICE; }
-
-/* The blas convolution runs with the 15 filters padded to 16 (a zero
- * filter): OpenBLAS's SGEMM kernels work in blocks of 4, 8 and 16, and 15
- * leaves a ragged block. Measured per sample at 4-sample slices: forward
- * 6.5 -> 5.7 µs, weight gradient 11.9 -> 8.7 µs, for 1/15 more flops. */
-enum { CONV_ROWS = 16, CONV_ROWS_SIZE = CONV_ROWS * CNN_CONV_H * CNN_CONV_W };
 
 /* One thread's scratch space for one chunk of samples. */
 typedef struct {
