@@ -37,6 +37,25 @@ static void usage(FILE *f)
             "a second Ctrl-C stops at once.\n");
 }
 
+/* --save is first written after a whole epoch: find out now, not then, that
+ * its directory cannot take the file. */
+static int save_dir_writable(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) == 0)
+        return 1;
+    fprintf(stderr, "cnn train: --save %s: cannot write in directory %s: ", path, dir);
+    perror(NULL);
+    return 0;
+}
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_sigint(int sig)
@@ -145,6 +164,8 @@ int cli_train(int argc, char **argv)
         if (bad)
             return 2;
     }
+    if (o.save_path && !save_dir_writable(o.save_path))
+        return 1;
 
     cnn_err err = {{0}};
     cnn_dataset train = {0}, test = {0};

@@ -147,6 +147,12 @@ run "$cnn" train --data "$tmp/no-such-dir" --threads 2
 expect_rc 1
 one_line_naming "$tmp/no-such-dir"
 
+check "a --save path whose directory cannot take it is refused before training"
+run "$cnn" train --data "$tmp/no-such-dir" --save "$tmp/no-such-dir/m.safetensors"
+expect_rc 1
+one_line_naming "$tmp/no-such-dir/m.safetensors"
+[ ! -s "$tmp/out" ] || fail "training started before the --save check"
+
 check "a truncated image file is named (plain and gzip)"
 mkdir "$tmp/bad"
 cp "$data"/* "$tmp/bad/"
