@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -149,6 +150,20 @@ static void test_divergence_reported(void **state)
     cnn_dataset_free(&ds);
 }
 
+/* OpenBLAS's own threads inside the OpenMP threads would oversubscribe the
+ * cores: creating a network must leave BLAS on one thread per caller, even
+ * when something had raised it before. */
+static void test_blas_single_threaded(void **state)
+{
+    (void)state;
+    openblas_set_num_threads(2);
+    cnn_net *net;
+    assert_int_equal(cnn_net_create(&net, CNN_IMPL_BLAS, 16, 0), CNN_OK);
+    assert_int_equal(openblas_get_num_threads(), 1);
+    assert_true(cnn_net_threads(net) >= 1);
+    cnn_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise_identical),
         cmocka_unit_test(test_seed_changes_result),
         cmocka_unit_test(test_divergence_reported),
+        cmocka_unit_test(test_blas_single_threaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
