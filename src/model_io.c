@@ -19,6 +19,7 @@
 
 #include "cnn_atomic_file.h"
 #include "cnn_model.h"
+#include "json_reader.h"
 
 #define MODEL_ARCH "conv15x5x5-relu-avgpool2-fc10"
 
@@ -84,46 +85,6 @@ static void put_u32le(unsigned char *p, uint32_t u)
 static uint32_t get_u32le(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid:
- * safetensors readers decode the header strictly. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n < len)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* Offset of the first invalid UTF-8 byte, or n when all are valid. */
-static size_t utf8_check(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        size_t l = utf8_seq(u + i, n - i);
-        if (!l)
-            return i;
-        i += l;
-    }
-    return n;
 }
 
 /* Up to 64 bytes of s with anything outside printable ASCII as '?', so a
@@ -203,7 +164,8 @@ static void sb_meta_u64(strbuf *b, const char *key, uint64_t v)
 }
 
 /* Check that a fixed-size meta string is terminated and valid UTF-8: the
- * header must be UTF-8 JSON, and a reader could not load it otherwise. */
+ * header must be UTF-8 JSON, and a reader could not load it otherwise. The
+ * check is the reader's own, so whatever we write, we can load. */
 static cnn_status check_meta_string(const char *path, const char *field, const char *s,
                                     size_t cap, cnn_err *err)
 {
@@ -211,7 +173,7 @@ static cnn_status check_meta_string(const char *path, const char *field, const c
     if (!nul)
         return cnn_fail(err, CNN_ERR_ARG, "%s: meta.%s is not NUL-terminated", path, field);
     size_t n = (size_t)(nul - s);
-    if (utf8_check(s, n) != n)
+    if (jp_utf8_check(s, n) != n)
         return cnn_fail(err, CNN_ERR_ARG, "%s: meta.%s is not valid UTF-8", path, field);
     return CNN_OK;
 }
@@ -313,237 +275,7 @@ cnn_status cnn_model_save(const char *path, const float *params, const cnn_model
     return cnn_atomic_write(path, write_model, &body, err);
 }
 
-/* ---- reading: a strict JSON parser for just this header --------------- */
-
-typedef struct {
-    char *s;          /* the header; strings are decoded in place */
-    size_t n, i;
-    const char *path;
-    cnn_err *err;
-} jparser;
-
-static cnn_status jp_fail(jparser *p, const char *what)
-{
-    return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: bad JSON header at byte %zu: %s", p->path,
-                    p->i, what);
-}
-
-static void jp_ws(jparser *p)
-{
-    while (p->i < p->n) {
-        char c = p->s[p->i];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
-        p->i++;
-    }
-}
-
-static int jp_peek(jparser *p)
-{
-    jp_ws(p);
-    return p->i < p->n ? (unsigned char)p->s[p->i] : -1;
-}
-
-static cnn_status jp_expect(jparser *p, char c, const char *what)
-{
-    if (jp_peek(p) != (unsigned char)c)
-        return jp_fail(p, what);
-    p->i++;
-    return CNN_OK;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int jp_hex4(jparser *p, uint32_t *out)
-{
-    if (p->n - p->i < 4)
-        return -1;
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = hexval((unsigned char)p->s[p->i + (size_t)k]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | (uint32_t)h;
-    }
-    p->i += 4;
-    *out = v;
-    return 0;
-}
-
-/* Decode a string in place: the decoded form is never longer than the
- * escaped one, so the write position never overtakes the read position and
- * the terminating NUL lands on or before the closing quote. */
-static cnn_status jp_string(jparser *p, char **out)
-{
-    if (jp_peek(p) != '"')
-        return jp_fail(p, "expected a string");
-    p->i++;
-    char *start = p->s + p->i, *w = start;
-    for (;;) {
-        if (p->i >= p->n)
-            return jp_fail(p, "unterminated string");
-        unsigned char c = (unsigned char)p->s[p->i];
-        if (c == '"') {
-            p->i++;
-            break;
-        }
-        if (c < 0x20)
-            return jp_fail(p, "control character in string");
-        if (c != '\\') {
-            *w++ = (char)c;
-            p->i++;
-            continue;
-        }
-        p->i++;
-        if (p->i >= p->n)
-            return jp_fail(p, "unterminated string");
-        c = (unsigned char)p->s[p->i++];
-        switch (c) {
-        case '"': *w++ = '"'; break;
-        case '\\': *w++ = '\\'; break;
-        case '/': *w++ = '/'; break;
-        case 'b': *w++ = '\b'; break;
-        case 'f': *w++ = '\f'; break;
-        case 'n': *w++ = '\n'; break;
-        case 'r': *w++ = '\r'; break;
-        case 't': *w++ = '\t'; break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (jp_hex4(p, &cp))
-                return jp_fail(p, "bad \\u escape");
-            if (cp >= 0xdc00 && cp <= 0xdfff)
-                return jp_fail(p, "unpaired surrogate in \\u escape");
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (p->n - p->i < 2 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u')
-                    return jp_fail(p, "unpaired surrogate in \\u escape");
-                p->i += 2;
-                if (jp_hex4(p, &lo) || lo < 0xdc00 || lo > 0xdfff)
-                    return jp_fail(p, "unpaired surrogate in \\u escape");
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            /* A NUL would silently cut the C string short. */
-            if (cp == 0)
-                return jp_fail(p, "\\u0000 is not supported");
-            if (cp < 0x80) {
-                *w++ = (char)cp;
-            } else if (cp < 0x800) {
-                *w++ = (char)(0xc0 | cp >> 6);
-                *w++ = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                *w++ = (char)(0xe0 | cp >> 12);
-                *w++ = (char)(0x80 | (cp >> 6 & 0x3f));
-                *w++ = (char)(0x80 | (cp & 0x3f));
-            } else {
-                *w++ = (char)(0xf0 | cp >> 18);
-                *w++ = (char)(0x80 | (cp >> 12 & 0x3f));
-                *w++ = (char)(0x80 | (cp >> 6 & 0x3f));
-                *w++ = (char)(0x80 | (cp & 0x3f));
-            }
-            break;
-        }
-        default:
-            p->i--;
-            return jp_fail(p, "bad escape in string");
-        }
-    }
-    *w = '\0';
-    *out = start;
-    return CNN_OK;
-}
-
-/* A non-negative JSON integer (no sign, fraction or exponent; no leading
- * zeros, as JSON requires) that fits in 64 bits. */
-static cnn_status jp_uint(jparser *p, uint64_t *out)
-{
-    int c = jp_peek(p);
-    if (c < '0' || c > '9')
-        return jp_fail(p, "expected a non-negative integer");
-    if (c == '0' && p->i + 1 < p->n && p->s[p->i + 1] >= '0' && p->s[p->i + 1] <= '9')
-        return jp_fail(p, "leading zero in number");
-    uint64_t v = 0;
-    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
-        unsigned d = (unsigned)(p->s[p->i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return jp_fail(p, "integer too large");
-        v = v * 10 + d;
-        p->i++;
-    }
-    *out = v;
-    return CNN_OK;
-}
-
-static cnn_status jp_uint_array(jparser *p, uint64_t *vals, int cap, int *count)
-{
-    cnn_status st = jp_expect(p, '[', "expected '['");
-    if (st != CNN_OK)
-        return st;
-    *count = 0;
-    if (jp_peek(p) == ']') {
-        p->i++;
-        return CNN_OK;
-    }
-    for (;;) {
-        uint64_t v = 0;
-        if ((st = jp_uint(p, &v)) != CNN_OK)
-            return st;
-        if (*count == cap)
-            return jp_fail(p, "array too long");
-        vals[(*count)++] = v;
-        int c = jp_peek(p);
-        p->i++;
-        if (c == ']')
-            return CNN_OK;
-        if (c != ',') {
-            p->i--;
-            return jp_fail(p, "expected ',' or ']'");
-        }
-    }
-}
-
-/* Object iteration: after jp_obj_open or jp_obj_next, *more says whether a
- * "key": follows (already consumed into *key). */
-static cnn_status jp_key(jparser *p, char **key)
-{
-    cnn_status st = jp_string(p, key);
-    if (st == CNN_OK)
-        st = jp_expect(p, ':', "expected ':'");
-    return st;
-}
-
-static cnn_status jp_obj_open(jparser *p, int *more, char **key)
-{
-    cnn_status st = jp_expect(p, '{', "expected '{'");
-    if (st != CNN_OK)
-        return st;
-    if (jp_peek(p) == '}') {
-        p->i++;
-        *more = 0;
-        return CNN_OK;
-    }
-    *more = 1;
-    return jp_key(p, key);
-}
-
-static cnn_status jp_obj_next(jparser *p, int *more, char **key)
-{
-    int c = jp_peek(p);
-    if (c == '}') {
-        p->i++;
-        *more = 0;
-        return CNN_OK;
-    }
-    if (c != ',')
-        return jp_fail(p, "expected ',' or '}'");
-    p->i++;
-    *more = 1;
-    return jp_key(p, key);
-}
+/* ---- reading: the header's fields, through json_reader.h -------------- */
 
 typedef struct {
     int seen;
@@ -631,10 +363,6 @@ static cnn_status parse_header(jparser *p, header_info *h)
 {
     int more;
     char *key, nb[72];
-    size_t bad = utf8_check(p->s, p->n);
-    if (bad != p->n)
-        return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: JSON header is not valid UTF-8 at byte %zu",
-                        p->path, bad);
     cnn_status st = jp_obj_open(p, &more, &key);
     while (st == CNN_OK && more) {
         if (strcmp(key, "__metadata__") == 0) {
@@ -661,9 +389,7 @@ static cnn_status parse_header(jparser *p, header_info *h)
     }
     if (st != CNN_OK)
         return st;
-    if (jp_peek(p) != -1)
-        return jp_fail(p, "trailing characters after the header object");
-    return CNN_OK;
+    return jp_end(p);
 }
 
 /* ---- reading: checking what the header says --------------------------- */
@@ -932,10 +658,11 @@ cnn_status cnn_model_load(const char *path, float *params, cnn_model_meta *meta,
 
     header_info h;
     memset(&h, 0, sizeof h);
-    jparser p = {hdr, (size_t)n, 0, path, err};
+    jparser p;
     cnn_model_meta m;
     memset(&m, 0, sizeof m);
-    if ((st = parse_header(&p, &h)) != CNN_OK || (st = check_metadata(path, &h, &m, err)) ||
+    if ((st = jp_init(&p, hdr, (size_t)n, path, err)) != CNN_OK ||
+        (st = parse_header(&p, &h)) || (st = check_metadata(path, &h, &m, err)) ||
         (st = check_tensors(path, &h, err)))
         goto out;
 
