@@ -10,6 +10,9 @@
  * Per sample, channels last (see cnn_layers.h):
  *   x[28][28] -conv-> conv[24][24][15] -relu-> act -pool-> pool[12][12][15]
  *   = flat[2160] -dense-> logits[10] -softmax-> probs[10]
+ * The blas path differs inside the convolution: Caffe's channel-major maps,
+ * 4-sample slices, 16 filters (CNN_SLICE in cnn.h), and one fused pass for
+ * bias, ReLU and pooling that writes the channels-last pooled map.
  */
 #include <math.h>
 #include <omp.h>
@@ -35,7 +38,7 @@ static int slice_len(int m, int s) { return m - s < SLICE ? m - s : SLICE; }
 
 /* One thread's scratch space for one chunk of samples. */
 typedef struct {
-    float *x;       /* [CHUNK][784]   input scaled to [0,1] */
+    float *x;       /* [CHUNK][784]   input, standardised (CNN_INPUT_MEAN) */
     float *col;     /* blas: per slice of SLICE samples, im2col [25][SLICE·576] */
     float *conv;    /* [CHUNK][8640]  convolution output, pre-activation; blas:
                        per slice [16][SLICE·576] (channel-major), no bias */
@@ -217,12 +220,6 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
         cnn_dense_backward_weights_blas(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
                                         CNN_CLASSES);
         cnn_dense_backward_input_blas(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
-    } else {
-        cnn_dense_backward_weights_ref(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
-                                       CNN_CLASSES);
-        cnn_dense_backward_input_ref(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
-    }
-    if (net->impl == CNN_IMPL_BLAS) {
         memset(w->dw16, 0, CONV_ROWS * CNN_KSIZE * CNN_KSIZE * sizeof *w->dw16);
         for (int s = 0; s < m; s += SLICE) {
             long o = (long)s * CONV_ROWS_SIZE, np = (long)slice_len(m, s) * CNN_CONV_H * CNN_CONV_W;
@@ -238,6 +235,9 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
         for (int i = 0; i < CNN_CONV_W_SIZE; i++)
             d.conv_w[i] += w->dw16[i];
     } else {
+        cnn_dense_backward_weights_ref(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
+                                       CNN_CLASSES);
+        cnn_dense_backward_input_ref(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
         cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
         cnn_relu_backward(w->dconv, w->dact, w->conv, (long)m * CNN_CONV_SIZE);
         cnn_conv_backward_weights_ref(d.conv_w, d.conv_b, w->dconv, w->x, m, CNN_IN_H,
