@@ -457,6 +457,22 @@ static cnn_status meta_u64(const char *path, const header_info *h, int k, uint64
     return CNN_OK;
 }
 
+/* A metadata string that must be present and equal what this build expects:
+ * a model of another shape or input scaling would load and silently
+ * misclassify. */
+static cnn_status require_meta(const char *path, const header_info *h, int k, const char *what,
+                               const char *expected, cnn_err *err)
+{
+    char vb[72];
+    const char *v = h->mval[k];
+    if (!v)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ has no %s", path, meta_keys[k]);
+    if (strcmp(v, expected) != 0)
+        return cnn_fail(err, CNN_ERR_FORMAT, "%s: %s \"%s\" does not match this build's \"%s\"",
+                        path, what, printable(vb, v), expected);
+    return CNN_OK;
+}
+
 static cnn_status check_metadata(const char *path, const header_info *h, cnn_model_meta *m,
                                  cnn_err *err)
 {
@@ -476,24 +492,14 @@ static cnn_status check_metadata(const char *path, const header_info *h, cnn_mod
                         path, v, CNN_MODEL_FORMAT_VERSION);
     m->format_version = (int)v;
 
-    const char *arch = h->mval[M_ARCH];
-    if (!arch)
-        return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ has no arch", path);
-    if (strcmp(arch, MODEL_ARCH) != 0)
-        return cnn_fail(err, CNN_ERR_FORMAT,
-                        "%s: architecture \"%s\" does not match this build's \"%s\"", path,
-                        printable(vb, arch), MODEL_ARCH);
-    snprintf(m->arch, sizeof m->arch, "%s", arch);
-
+    cnn_status st0 = require_meta(path, h, M_ARCH, "architecture", MODEL_ARCH, err);
+    if (st0 != CNN_OK)
+        return st0;
+    snprintf(m->arch, sizeof m->arch, "%s", h->mval[M_ARCH]);
     char rule[64];
     input_rule(rule, sizeof rule);
-    const char *input = h->mval[M_INPUT];
-    if (!input)
-        return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ has no input", path);
-    if (strcmp(input, rule) != 0)
-        return cnn_fail(err, CNN_ERR_FORMAT,
-                        "%s: input scaling \"%s\" does not match this build's \"%s\"", path,
-                        printable(vb, input), rule);
+    if ((st0 = require_meta(path, h, M_INPUT, "input scaling", rule, err)) != CNN_OK)
+        return st0;
 
     const char *impl = h->mval[M_IMPL];
     if (impl) {
