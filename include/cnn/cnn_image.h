@@ -42,14 +42,15 @@ cnn_status cnn_png_encode(const cnn_gray *im, unsigned char **out, size_t *len, 
  * it ends in ".pgm" (either case); any other name is CNN_ERR_ARG. */
 cnn_status cnn_gray_save(const char *path, const cnn_gray *im, cnn_err *err);
 
-/* Lay out the CNN_FILTERS learned 5×5 filters (conv_w, see cnn_params) as a
- * grid of CNN_FILTER_GRID_COLS columns, filter f at row f / COLS, column
- * f % COLS, each tap a scale×scale block, `gap` white pixels between filters
+/* Lay out a convolution's learned filters (conv_w [filters][channels][K][K])
+ * as a grid: with one channel, CNN_FILTER_GRID_COLS columns, filter f at row
+ * f / COLS, column f % COLS; with several, one row a filter, one column a
+ * channel; each tap a scale×scale block, `gap` white pixels between filters
  * and around the edge. Each filter is stretched from its own minimum (black)
  * to its own maximum (white), because filters differ in scale and their
  * shape is what matters; a constant filter is mid-gray. */
 enum { CNN_FILTER_GRID_COLS = 5 };
-cnn_status cnn_filter_grid(const float *conv_w, int scale, int gap, cnn_gray *out,
-                           cnn_err *err);
+cnn_status cnn_filter_grid(const float *conv_w, int filters, int channels, int K, int scale,
+                           int gap, cnn_gray *out, cnn_err *err);
 
 #endif

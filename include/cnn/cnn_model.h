@@ -1,13 +1,19 @@
 /* cnn_model.h — model files: the parameters in the safetensors format
  * (8-byte little-endian header length, JSON header, raw little-endian F32
- * data), with what exact resumption needs in its __metadata__.
+ * data), with the architecture and what exact resumption needs in its
+ * __metadata__.
  *
- * Tensors (row-major, F32):
- *   conv.weight [15, 1, 5, 5]   filter f, tap (k,l)
- *   conv.bias   [15]
- *   fc.weight   [10, 2160]      column k = i·(12·15) + j·15 + c (channels
- *                               last: the seed's flatten, not PyTorch's c·144+i·12+j)
- *   fc.bias     [10]
+ * Tensors (row-major, F32), one weight and one bias per layer that has
+ * parameters, named after the layer (cnn_layer.name: "conv" and "fc" when a
+ * network has one of a kind, else "conv1", "conv2", …, "fc1", …):
+ *   NAME.weight [F, C, K, K]   convolution: filter f, channel c, tap (k,l)
+ *   NAME.weight [OUT, IN]      dense: column k = i·(W·C) + j·C + c, the
+ *                              channels-last flatten of its H×W×C input
+ *                              (PyTorch flattens channels first, c·H·W + i·W + j)
+ *   NAME.bias   [F] or [OUT]
+ * For the seed network that is today's conv.weight [15,1,5,5], conv.bias,
+ * fc.weight [10,2160], fc.bias. Extra 1-D blocks (an optimizer's state)
+ * are stored as further tensors under their own names.
  */
 #ifndef CNN_MODEL_H
 #define CNN_MODEL_H
@@ -16,13 +22,24 @@
 
 #include "cnn.h"
 
-enum { CNN_MODEL_FORMAT_VERSION = 1 };
+/* 1: the seed network only (arch "conv15x5x5-relu-avgpool2-fc10");
+ * 2: the architecture spec in "arch". Both are read. */
+enum { CNN_MODEL_FORMAT_VERSION = 2 };
+
+enum { CNN_MODEL_MAX_BLOCKS = 4 };
+
+/* An extra tensor beside the parameters, 1-D, F32 (e.g. "optim.exp_avg"). */
+typedef struct {
+    char name[40];
+    long count;
+    float *data;    /* save: the caller's; load: allocated, cnn_model_meta_free */
+} cnn_model_block;
 
 /* Everything a model file carries besides the weights. Strings are
  * NUL-terminated and fit their arrays. */
 typedef struct {
     int format_version;     /* CNN_MODEL_FORMAT_VERSION when written */
-    char arch[64];          /* "conv15x5x5-relu-avgpool2-fc10" */
+    cnn_arch arch;          /* the network; arch.spec is what the file says */
     /* training options (not the thread count: it does not change the result,
      * and leaving it out keeps the files of equal runs byte-identical) */
     int epochs, batch;
@@ -38,20 +55,31 @@ typedef struct {
     cnn_rng rng;
     /* data set shape */
     int train_count, rows, cols, classes;
+    /* further string key/values carried through unchanged (the optimizer's
+     * settings): "key=value" lines, at most this long */
+    char extra[1024];
+    int nblocks;
+    cnn_model_block block[CNN_MODEL_MAX_BLOCKS];
 } cnn_model_meta;
 
-/* Fill meta with this network's architecture and format version; zero the rest. */
-void cnn_model_meta_init(cnn_model_meta *meta);
+/* Fill meta with this architecture and the format version; zero the rest. */
+void cnn_model_meta_init(cnn_model_meta *meta, const cnn_arch *arch);
 
-/* Write params (CNN_PARAM_COUNT floats) and meta to path atomically: into a
- * temporary file in the same directory, flushed and fsync'd, then renamed
- * over path. On any failure path is untouched and the temporary removed. */
+/* Free the blocks a load allocated. */
+void cnn_model_meta_free(cnn_model_meta *meta);
+
+/* Write params (meta->arch.param_count floats), meta's blocks and meta to
+ * path atomically: into a temporary file in the same directory, flushed and
+ * fsync'd, then renamed over path. On any failure path is untouched and the
+ * temporary removed. */
 cnn_status cnn_model_save(const char *path, const float *params, const cnn_model_meta *meta,
                           cnn_err *err);
 
-/* Read a model file, checking header, dtypes, shapes, offsets, file length and
- * format version. params (CNN_PARAM_COUNT floats) and meta are written only
- * when the whole file is valid. meta may be NULL. */
-cnn_status cnn_model_load(const char *path, float *params, cnn_model_meta *meta, cnn_err *err);
+/* Read a model file, checking header, architecture, dtypes, shapes, offsets,
+ * file length, format version, and that every value is finite. On success
+ * *params is a new block of meta->arch.param_count floats (free()), meta
+ * is filled (its blocks allocated: cnn_model_meta_free); on failure nothing
+ * is allocated. */
+cnn_status cnn_model_load(const char *path, float **params, cnn_model_meta *meta, cnn_err *err);
 
 #endif

@@ -18,6 +18,8 @@ typedef struct {
     uint64_t seed;           /* seeds the one RNG: initialisation and shuffling */
     int threads;             /* OpenMP threads; 0 = OpenMP's default */
     cnn_impl impl;
+    const char *arch;        /* architecture spec or preset; NULL: "seed" (resume: the file's) */
+    int classes;             /* classes of the data set (labels below it); 0: 10 */
     const char *save_path;   /* checkpoint after each epoch and on stop; NULL = none */
     const char *resume_path; /* continue from this checkpoint; NULL = start fresh */
     /* Set (e.g. from a SIGINT handler) to stop after the current step. */
@@ -52,15 +54,15 @@ typedef struct {
 typedef void (*cnn_progress_fn)(const cnn_progress *p, void *ctx);
 
 /* Train on `train`, evaluating on `test` (may be NULL) after each epoch.
- * On success the trained parameters are in *params_out (CNN_PARAM_COUNT floats)
- * when not NULL. Returns CNN_ERR_DIVERGED if the loss became non-finite,
+ * On success, when params_out is not NULL, *params_out is a new copy of the
+ * trained parameters (the architecture's param_count floats; free()). Returns CNN_ERR_DIVERGED if the loss became non-finite,
  * CNN_ERR_INTERRUPTED if stopped through opts->stop, after saving a
  * checkpoint when save_path is set (the message names it); CNN_ERR_ARG if
  * resume_path is a checkpoint of a different run (data set size, --batch,
- * --lr) or already past opts->epochs. */
+ * --lr, architecture) or already past opts->epochs. */
 cnn_status cnn_train(const cnn_train_opts *opts, const cnn_dataset *train,
                      const cnn_dataset *test, cnn_progress_fn fn, void *ctx,
-                     float *params_out, cnn_err *err);
+                     float **params_out, cnn_err *err);
 
 /* Mean loss and accuracy of params on ds, in batches of `batch`. */
 cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, double *mean_loss,

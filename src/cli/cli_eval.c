@@ -34,8 +34,8 @@ typedef struct {
     cnn_model_meta meta;
     int count, correct;
     double loss, accuracy;
-    long confusion[CNN_CLASSES][CNN_CLASSES]; /* [true][predicted] */
-    long per_class[CNN_CLASSES];              /* images of each true class */
+    long confusion[CNN_MAX_CLASSES][CNN_MAX_CLASSES]; /* [true][predicted] */
+    long per_class[CNN_MAX_CLASSES];                  /* images of each true class */
 } report;
 
 /* Numbers in the fewest digits that read back exactly (0.785, not the
@@ -83,7 +83,7 @@ static void print_json(const report *r)
     printf(",\"test_accuracy\":");
     json_number(r->accuracy);
     printf(",\"correct\":%d,\"per_class\":[", r->correct);
-    for (int k = 0; k < CNN_CLASSES; k++) {
+    for (int k = 0; k < m->arch.classes; k++) {
         printf("%s{\"class\":%d,\"images\":%ld,\"correct\":%ld,\"accuracy\":", k ? "," : "", k,
                r->per_class[k], r->confusion[k][k]);
         if (r->per_class[k])
@@ -93,9 +93,9 @@ static void print_json(const report *r)
         printf("}");
     }
     printf("],\"confusion\":[");
-    for (int t = 0; t < CNN_CLASSES; t++) {
+    for (int t = 0; t < m->arch.classes; t++) {
         printf("%s[", t ? "," : "");
-        for (int p = 0; p < CNN_CLASSES; p++)
+        for (int p = 0; p < m->arch.classes; p++)
             printf("%s%ld", p ? "," : "", r->confusion[t][p]);
         printf("]");
     }
@@ -116,7 +116,7 @@ static void print_text(const report *r)
            100.0 * r->accuracy, r->correct, r->count);
 
     printf("\nper class:\n  class  images  correct  accuracy\n");
-    for (int k = 0; k < CNN_CLASSES; k++) {
+    for (int k = 0; k < m->arch.classes; k++) {
         printf("  %5d  %6ld  %7ld  ", k, r->per_class[k], r->confusion[k][k]);
         if (r->per_class[k])
             printf("%7.2f%%\n", 100.0 * (double)r->confusion[k][k] / (double)r->per_class[k]);
@@ -125,12 +125,12 @@ static void print_text(const report *r)
     }
 
     printf("\nconfusion matrix (rows: true class, columns: predicted class):\n  true ");
-    for (int p = 0; p < CNN_CLASSES; p++)
+    for (int p = 0; p < m->arch.classes; p++)
         printf(" %6d", p);
     printf("\n");
-    for (int t = 0; t < CNN_CLASSES; t++) {
+    for (int t = 0; t < m->arch.classes; t++) {
         printf("  %4d ", t);
-        for (int p = 0; p < CNN_CLASSES; p++)
+        for (int p = 0; p < m->arch.classes; p++)
             printf(" %6ld", r->confusion[t][p]);
         printf("\n");
     }
@@ -139,9 +139,10 @@ static void print_text(const report *r)
 int cli_eval(int argc, char **argv)
 {
     const char *cmd = "eval";
-    report r;
-    memset(&r, 0, sizeof r);
-    r.data = CNN_DEFAULT_DATA;
+    static report rep; /* static: the confusion matrix is 512 KiB */
+    report *rp = &rep;
+    memset(rp, 0, sizeof *rp);
+    rp->data = CNN_DEFAULT_DATA;
     int batch = 0, threads = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -163,9 +164,9 @@ int cli_eval(int argc, char **argv)
             return 2;
         int bad = 0;
         if (strcmp(a, "--model") == 0)
-            r.model = v;
+            rp->model = v;
         else if (strcmp(a, "--data") == 0)
-            r.data = v;
+            rp->data = v;
         else if (strcmp(a, "--batch") == 0)
             bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &batch);
         else if (strcmp(a, "--threads") == 0)
@@ -173,17 +174,18 @@ int cli_eval(int argc, char **argv)
         if (bad)
             return 2;
     }
-    if (!r.model) {
+    if (!rp->model) {
         fprintf(stderr, "cnn eval: --model FILE is required (see cnn eval --help)\n");
         return 2;
     }
 
     cnn_net *net = NULL;
-    if (cli_open_model(cmd, r.model, &batch, threads, &net, &r.meta) != 0)
+    if (cli_open_model(cmd, rp->model, &batch, threads, &net, &rp->meta) != 0)
         return 1;
     cnn_err err = {{0}};
     cnn_dataset test = {0};
-    if (cnn_dataset_load(r.data, "t10k", CNN_IN_H, CNN_IN_W, CNN_CLASSES, &test, &err) !=
+    if (cnn_dataset_load(rp->data, "t10k", rp->meta.arch.in_h, rp->meta.arch.in_w,
+                         rp->meta.arch.classes, &test, &err) !=
         CNN_OK) {
         fprintf(stderr, "cnn eval: %s\n", err.msg);
         cnn_net_free(net);
@@ -192,7 +194,7 @@ int cli_eval(int argc, char **argv)
     int rc = 0;
     int *pred = NULL;
     if (test.count == 0) {
-        fprintf(stderr, "cnn eval: %s: the test split has no images\n", r.data);
+        fprintf(stderr, "cnn eval: %s: the test split has no images\n", rp->data);
         rc = 1;
         goto out;
     }
@@ -202,22 +204,22 @@ int cli_eval(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    cnn_status st = cnn_evaluate(net, &test, batch, &r.loss, &r.accuracy, pred);
+    cnn_status st = cnn_evaluate(net, &test, batch, &rp->loss, &rp->accuracy, pred);
     if (st != CNN_OK) {
         fprintf(stderr, "cnn eval: evaluation failed: %s\n", cnn_status_str(st));
         rc = 1;
         goto out;
     }
-    r.count = test.count;
+    rp->count = test.count;
     for (int n = 0; n < test.count; n++) {
-        r.confusion[test.labels[n]][pred[n]]++;
-        r.per_class[test.labels[n]]++;
-        r.correct += test.labels[n] == pred[n];
+        rp->confusion[test.labels[n]][pred[n]]++;
+        rp->per_class[test.labels[n]]++;
+        rp->correct += test.labels[n] == pred[n];
     }
     if (json)
-        print_json(&r);
+        print_json(rp);
     else
-        print_text(&r);
+        print_text(rp);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "cnn eval: write to standard output failed\n");
         rc = 1;

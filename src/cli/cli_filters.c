@@ -68,20 +68,30 @@ int cli_filters(int argc, char **argv)
         return 2;
     }
 
-    float *params = malloc(CNN_PARAM_COUNT * sizeof *params);
-    if (!params) {
-        fprintf(stderr, "cnn filters: out of memory\n");
-        return 1;
-    }
+    static cnn_model_meta meta; /* static: it holds the architecture's table */
+    float *params = NULL;
     cnn_err err = {{0}};
     cnn_gray im = {0};
     int rc = 1;
-    if (cnn_model_load(model, params, NULL, &err) != CNN_OK ||
-        cnn_filter_grid(cnn_params_view(params).conv_w, scale, 2, &im, &err) != CNN_OK ||
-        cnn_gray_save(out, &im, &err) != CNN_OK)
+    const cnn_layer *conv = NULL;
+    if (cnn_model_load(model, &params, &meta, &err) != CNN_OK) {
+        fprintf(stderr, "cnn filters: %s\n", err.msg);
+        return 1;
+    }
+    cnn_model_meta_free(&meta);
+    for (int i = 0; i < meta.arch.n && !conv; i++)
+        if (meta.arch.layer[i].kind == CNN_LAYER_CONV)
+            conv = &meta.arch.layer[i];
+    if (!conv)
+        fprintf(stderr, "cnn filters: %s: the network (%s) has no convolution\n", model,
+                meta.arch.spec);
+    else if (cnn_filter_grid(params + conv->w_off, conv->size, conv->in_c, conv->k, scale, 2,
+                             &im, &err) != CNN_OK ||
+             cnn_gray_save(out, &im, &err) != CNN_OK)
         fprintf(stderr, "cnn filters: %s\n", err.msg);
     else {
-        printf("wrote %s: %dx%d, %d filters\n", out, im.width, im.height, CNN_FILTERS);
+        printf("wrote %s: %dx%d, %d filters of %s\n", out, im.width, im.height, conv->size,
+               conv->text);
         rc = 0;
     }
     cnn_gray_free(&im);

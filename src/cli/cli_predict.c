@@ -40,8 +40,11 @@ typedef struct {
     int count;
 } source;
 
+/* The model's input shape and classes, known once it is open. */
+static int g_in_h, g_in_w, g_classes;
+
 typedef struct {
-    uint8_t *pixels; /* total × 784 */
+    uint8_t *pixels; /* total × in_h·in_w */
     long total, cap;
 } pool;
 
@@ -51,14 +54,14 @@ static int pool_add(pool *p, const uint8_t *px, long n)
         long cap = p->cap ? p->cap : 64;
         while (cap < p->total + n)
             cap *= 2;
-        uint8_t *q = realloc(p->pixels, (size_t)cap * CNN_IN_SIZE);
+        uint8_t *q = realloc(p->pixels, (size_t)cap * ((long)g_in_h * g_in_w));
         if (!q)
             return -1;
         p->pixels = q;
         p->cap = cap;
     }
     if (n)
-        memcpy(p->pixels + p->total * CNN_IN_SIZE, px, (size_t)n * CNN_IN_SIZE);
+        memcpy(p->pixels + p->total * ((long)g_in_h * g_in_w), px, (size_t)n * ((long)g_in_h * g_in_w));
     p->total += n;
     return 0;
 }
@@ -87,9 +90,9 @@ static int load_image_file(const char *path, pool *p, source *s)
             return -1;
         }
         int rc = -1;
-        if (im.width != CNN_IN_W || im.height != CNN_IN_H)
+        if (im.width != g_in_w || im.height != g_in_h)
             fprintf(stderr, "cnn predict: %s: image is %dx%d, the network takes %dx%d\n", path,
-                    im.width, im.height, CNN_IN_W, CNN_IN_H);
+                    im.width, im.height, g_in_w, g_in_h);
         else if (im.maxval != 255)
             fprintf(stderr,
                     "cnn predict: %s: maxval is %d, the network takes pixels 0..255 "
@@ -110,9 +113,9 @@ static int load_image_file(const char *path, pool *p, source *s)
         return -1;
     }
     int rc = -1;
-    if (im.rows != CNN_IN_H || im.cols != CNN_IN_W)
+    if (im.rows != g_in_h || im.cols != g_in_w)
         fprintf(stderr, "cnn predict: %s: images are %dx%d, the network takes %dx%d\n", path,
-                im.cols, im.rows, CNN_IN_W, CNN_IN_H);
+                im.cols, im.rows, g_in_w, g_in_h);
     else if (pool_add(p, im.pixels, im.count) != 0)
         fprintf(stderr, "cnn predict: out of memory\n");
     else
@@ -126,7 +129,7 @@ static int load_image_file(const char *path, pool *p, source *s)
 static int argmax(const float *probs)
 {
     int best = 0;
-    for (int k = 1; k < CNN_CLASSES; k++)
+    for (int k = 1; k < g_classes; k++)
         if (probs[k] > probs[best])
             best = k;
     return best;
@@ -143,7 +146,7 @@ static void print_results(const char *model, const source *src, int nsrc, const 
     int first = 1;
     for (int s = 0; s < nsrc; s++) {
         for (int i = 0; i < src[s].count; i++) {
-            const float *p = probs + (src[s].first + i) * CNN_CLASSES;
+            const float *p = probs + (src[s].first + i) * g_classes;
             int c = argmax(p);
             if (json) {
                 printf("%s{\"image\":", first ? "" : ",");
@@ -165,7 +168,7 @@ static void print_results(const char *model, const source *src, int nsrc, const 
                     cli_json_string(stdout, src[s].path);
                 }
                 printf(",\"class\":%d,\"probabilities\":[", c);
-                for (int k = 0; k < CNN_CLASSES; k++)
+                for (int k = 0; k < g_classes; k++)
                     printf("%s%.9g", k ? "," : "", (double)p[k]);
                 printf("]}");
             } else {
@@ -174,7 +177,7 @@ static void print_results(const char *model, const source *src, int nsrc, const 
                 else
                     printf("%s", src[s].path);
                 printf(": class %d (%.1f%%)  p", c, 100.0 * p[c]);
-                for (int k = 0; k < CNN_CLASSES; k++)
+                for (int k = 0; k < g_classes; k++)
                     printf(" %.4f", (double)p[k]);
                 printf("\n");
             }
@@ -247,18 +250,21 @@ int cli_predict(int argc, char **argv)
     }
     if (cli_open_model(cmd, model, &batch, threads, &net, NULL) != 0)
         goto out;
+    g_in_h = cnn_net_arch(net)->in_h;
+    g_in_w = cnn_net_arch(net)->in_w;
+    g_classes = cnn_net_arch(net)->classes;
     for (int s = 0; s < nimages; s++)
         if (load_image_file(images[s], &p, &src[s]) != 0)
             goto out;
-    probs = malloc((size_t)(p.total ? p.total : 1) * CNN_CLASSES * sizeof *probs);
+    probs = malloc((size_t)(p.total ? p.total : 1) * g_classes * sizeof *probs);
     if (!probs) {
         fprintf(stderr, "cnn predict: out of memory\n");
         goto out;
     }
     for (long lo = 0; lo < p.total; lo += batch) {
         int n = p.total - lo < batch ? (int)(p.total - lo) : batch;
-        cnn_status st = cnn_net_infer(net, p.pixels + lo * CNN_IN_SIZE, NULL, n,
-                                      probs + lo * CNN_CLASSES, NULL, NULL);
+        cnn_status st = cnn_net_infer(net, p.pixels + lo * ((long)g_in_h * g_in_w), NULL, n,
+                                      probs + lo * g_classes, NULL, NULL);
         if (st != CNN_OK) {
             fprintf(stderr, "cnn predict: inference failed: %s\n", cnn_status_str(st));
             goto out;

@@ -15,10 +15,15 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cnn train [OPTIONS]\n"
             "\n"
-            "Train the seed network with mini-batch SGD on the batch-mean cross-entropy.\n"
+            "Train a network with mini-batch SGD on the batch-mean cross-entropy.\n"
             "Each epoch: shuffled mini-batches, then loss and accuracy on the test set.\n"
             "\n"
             "options:\n"
+            "  --arch SPEC      the network: layers separated by commas, e.g.\n"
+            "                   conv6x5p2,relu,maxpool2,dense10 (convFxK[pP][sS], relu,\n"
+            "                   avgpoolN, maxpoolN, denseN; the last: dense<classes>), or a\n"
+            "                   preset: seed (" CNN_ARCH_SEED "),\n"
+            "                   lenet5 (default seed; --resume: the checkpoint's)\n"
             "  --data DIR       MNIST-format data set: train-images-idx3-ubyte[.gz] etc.\n"
             "                   (default " CNN_DEFAULT_DATA ")\n"
             "  --epochs N       total epochs, including those of a resumed run (default 5)\n"
@@ -128,7 +133,7 @@ int cli_train(int argc, char **argv)
                     strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0 ||
                     strcmp(a, "--impl") == 0 || strcmp(a, "--limit") == 0 ||
                     strcmp(a, "--save") == 0 || strcmp(a, "--resume") == 0 ||
-                    strcmp(a, "--log") == 0;
+                    strcmp(a, "--log") == 0 || strcmp(a, "--arch") == 0;
         if (!known) {
             fprintf(stderr, "cnn train: unknown option '%s' (see cnn train --help)\n", a);
             return 2;
@@ -161,6 +166,8 @@ int cli_train(int argc, char **argv)
             o.resume_path = v;
         else if (strcmp(a, "--log") == 0)
             log_path = v;
+        else if (strcmp(a, "--arch") == 0)
+            o.arch = v;
         if (bad)
             return 2;
     }
@@ -169,14 +176,37 @@ int cli_train(int argc, char **argv)
 
     cnn_err err = {{0}};
     cnn_dataset train = {0}, test = {0};
-    if (cnn_dataset_load(data, "train", CNN_IN_H, CNN_IN_W, CNN_CLASSES, &train, &err) != CNN_OK ||
-        cnn_dataset_load(data, "t10k", CNN_IN_H, CNN_IN_W, CNN_CLASSES, &test, &err) != CNN_OK) {
+    if (cnn_dataset_load(data, "train", 0, 0, CNN_MAX_CLASSES, &train, &err) != CNN_OK ||
+        cnn_dataset_load(data, "t10k", train.rows, train.cols, CNN_MAX_CLASSES, &test, &err) !=
+            CNN_OK) {
         fprintf(stderr, "cnn train: %s\n", err.msg);
         cnn_dataset_free(&train);
         return 1;
     }
+    /* The classes: as many as the training labels use (Fashion-MNIST: 10). */
+    for (int i = 0; i < train.count; i++)
+        if (train.labels[i] >= o.classes)
+            o.classes = train.labels[i] + 1;
+    for (int i = 0; i < test.count; i++)
+        if (test.labels[i] >= o.classes) {
+            fprintf(stderr, "cnn train: %s: test label %d, but the training labels are below %d\n",
+                    data, test.labels[i], o.classes);
+            cnn_dataset_free(&train);
+            cnn_dataset_free(&test);
+            return 1;
+        }
     if (limit > 0 && limit < train.count)
         train.count = limit;
+    /* A bad --arch is a usage error: say so before anything else happens. */
+    if (o.arch && !o.resume_path) {
+        cnn_arch a;
+        if (cnn_arch_parse(&a, o.arch, train.rows, train.cols, 1, o.classes, &err) != CNN_OK) {
+            fprintf(stderr, "cnn train: --arch: %s\n", err.msg);
+            cnn_dataset_free(&train);
+            cnn_dataset_free(&test);
+            return 2;
+        }
+    }
 
     display d = {.live = isatty(STDERR_FILENO), .log_path = log_path};
     if (log_path) {
@@ -194,6 +224,7 @@ int cli_train(int argc, char **argv)
 
     int threads = o.threads ? o.threads : cnn_blas_single_thread();
     printf("cnn train: %d training and %d test images from %s\n", train.count, test.count, data);
+    printf("  arch %s\n", o.arch ? o.arch : o.resume_path ? "(from the checkpoint)" : "seed");
     printf("  impl %s, threads %d, batch %d, lr %g, seed %llu, epochs %d%s%s\n",
            cnn_impl_name(o.impl), threads, o.batch, (double)o.lr, (unsigned long long)o.seed,
            o.epochs, o.resume_path ? ", resuming from " : "", o.resume_path ? o.resume_path : "");

@@ -1,126 +1,70 @@
 /* net.c — the network object: parameters and gradients in flat blocks,
- * per-thread workspaces, and the mini-batch step run across OpenMP threads.
+ * per-thread workspaces, and the mini-batch gradient run across OpenMP
+ * threads as a loop over the plan's stages (stages.c), forward then back.
  *
  * Determinism: a batch is cut into chunks of CNN_CHUNK samples, a cut that
  * does not depend on the thread count. Each chunk writes its own partial
  * gradient; the partials are then summed in chunk order. Whichever thread
  * runs a chunk, the arithmetic is the same, so 1, 2 or 8 threads give
- * bitwise identical weights.
- *
- * Per sample, channels last (see cnn_layers.h):
- *   x[28][28] -conv-> conv[24][24][15] -relu-> act -pool-> pool[12][12][15]
- *   = flat[2160] -dense-> logits[10] -softmax-> probs[10]
- * The blas path differs inside the convolution: Caffe's channel-major maps,
- * 4-sample slices, 16 filters (CNN_SLICE in cnn.h), and one fused pass for
- * bias, ReLU and pooling that writes the channels-last pooled map.
+ * bitwise identical weights, for every architecture.
  */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cnn.h"
 #include "cnn_blas.h"
-#include "cnn_layers.h"
-
-/* Buffers are padded to whole cache lines so that no two threads' data, and
- * no two chunks' gradients, share a line. */
-enum { LINE_FLOATS = 16 };
-static long padded(long n) { return (n + LINE_FLOATS - 1) / LINE_FLOATS * LINE_FLOATS; }
-
-enum { COL_SIZE = CNN_CONV_H * CNN_CONV_W * CNN_KSIZE * CNN_KSIZE };
-
-/* The blas path's slices and padded filters: see CNN_SLICE in cnn.h. */
-enum { SLICE = CNN_SLICE, CONV_ROWS = CNN_CONV_ROWS };
-enum { CONV_ROWS_SIZE = CONV_ROWS * CNN_CONV_H * CNN_CONV_W };
-
-static int slice_len(int m, int s) { return m - s < SLICE ? m - s : SLICE; }
-
-/* One thread's scratch space for one chunk of samples. */
-typedef struct {
-    float *x;       /* [CHUNK][784]   input, standardised (CNN_INPUT_MEAN) */
-    float *col;     /* blas: per slice of SLICE samples, im2col [25][SLICE·576] */
-    float *conv;    /* [CHUNK][8640]  convolution output, pre-activation; blas:
-                       per slice [16][SLICE·576] (channel-major), no bias */
-    float *act;     /* [CHUNK][8640]  after ReLU */
-    float *pool;    /* [CHUNK][2160]  pooled = flattened */
-    float *logits;  /* [CHUNK][10] */
-    float *probs;   /* [CHUNK][10] */
-    float *dlogits; /* [CHUNK][10] */
-    float *dpool;   /* [CHUNK][2160] */
-    float *dact;    /* [CHUNK][8640] */
-    float *dconv;   /* [CHUNK][8640]; blas: like conv */
-    float *dw16;    /* [16][25] blas: the padded filters' gradient */
-    float *base;
-} workspace;
-
-struct cnn_net {
-    cnn_impl impl;
-    int max_batch, threads, max_chunks;
-    float *params, *grads;  /* CNN_PARAM_COUNT each */
-    float *conv_w16;        /* [16][25]: conv_w and a zero filter, for the blas path */
-    float *chunk_grads;     /* [max_chunks][padded(CNN_PARAM_COUNT)] */
-    double *chunk_loss;     /* [max_chunks] */
-    int *chunk_correct;     /* [max_chunks] */
-    workspace *ws;          /* [threads] */
-};
+#include "net_internal.h"
 
 static float *alloc_floats(long n)
 {
-    float *p = aligned_alloc(64, (size_t)padded(n) * sizeof(float));
+    float *p = aligned_alloc(64, (size_t)cnn_padded(n > 0 ? n : 1) * sizeof(float));
     if (p)
-        memset(p, 0, (size_t)padded(n) * sizeof(float));
+        memset(p, 0, (size_t)cnn_padded(n > 0 ? n : 1) * sizeof(float));
     return p;
 }
 
-static int workspace_init(workspace *w)
-{
-    const long C = CNN_CHUNK;
-    long sizes[] = {C * CNN_IN_SIZE, C * COL_SIZE, C * CONV_ROWS_SIZE, C * CNN_CONV_SIZE,
-                    C * CNN_FLAT, C * CNN_CLASSES, C * CNN_CLASSES, C * CNN_CLASSES,
-                    C * CNN_FLAT, C * CNN_CONV_SIZE, C * CONV_ROWS_SIZE,
-                    CONV_ROWS * CNN_KSIZE * CNN_KSIZE};
-    float **slots[] = {&w->x, &w->col, &w->conv, &w->act, &w->pool, &w->logits,
-                       &w->probs, &w->dlogits, &w->dpool, &w->dact, &w->dconv, &w->dw16};
-    enum { NSLOTS = sizeof sizes / sizeof sizes[0] };
-    long total = 0;
-    for (int i = 0; i < NSLOTS; i++)
-        total += padded(sizes[i]);
-    w->base = alloc_floats(total);
-    if (!w->base)
-        return -1;
-    float *p = w->base;
-    for (int i = 0; i < NSLOTS; i++) {
-        *slots[i] = p;
-        p += padded(sizes[i]);
-    }
-    return 0;
-}
+static int chunk_count(int n) { return (n + CNN_CHUNK - 1) / CNN_CHUNK; }
 
-cnn_status cnn_net_create(cnn_net **out, cnn_impl impl, int max_batch, int threads)
+cnn_status cnn_net_create(cnn_net **out, const cnn_arch *arch, cnn_impl impl, int max_batch,
+                          int threads)
 {
     *out = NULL;
-    if (max_batch < 1 || threads < 0 || (impl != CNN_IMPL_REF && impl != CNN_IMPL_BLAS))
+    if (!arch || arch->n < 1 || max_batch < 1 || threads < 0 ||
+        (impl != CNN_IMPL_REF && impl != CNN_IMPL_BLAS))
         return CNN_ERR_ARG;
     int default_threads = cnn_blas_single_thread();
     cnn_net *net = calloc(1, sizeof *net);
     if (!net)
         return CNN_ERR_NOMEM;
+    net->arch = *arch;
     net->impl = impl;
     net->max_batch = max_batch;
     net->threads = threads > 0 ? threads : default_threads;
-    net->max_chunks = (max_batch + CNN_CHUNK - 1) / CNN_CHUNK;
-    net->params = alloc_floats(CNN_PARAM_COUNT);
-    net->grads = alloc_floats(CNN_PARAM_COUNT);
-    net->conv_w16 = alloc_floats(CONV_ROWS * CNN_KSIZE * CNN_KSIZE); /* row 15 stays zero */
-    net->chunk_grads = alloc_floats(net->max_chunks * padded(CNN_PARAM_COUNT));
+    net->max_chunks = chunk_count(max_batch);
+    /* No more workspaces than chunks can run at once: memory follows the
+     * work, not --threads. */
+    net->nws = net->threads < net->max_chunks ? net->threads : net->max_chunks;
+    net->nparams = arch->param_count;
+    net->stride = cnn_padded(net->nparams);
+    cnn_plan(net);
+    net->params = alloc_floats(net->nparams);
+    net->grads = alloc_floats(net->nparams);
+    net->wpad = alloc_floats(cnn_plan_wpad_size(net));
+    net->chunk_grads = alloc_floats(net->max_chunks * net->stride);
     net->chunk_loss = calloc((size_t)net->max_chunks, sizeof *net->chunk_loss);
     net->chunk_correct = calloc((size_t)net->max_chunks, sizeof *net->chunk_correct);
-    net->ws = calloc((size_t)net->threads, sizeof *net->ws);
-    int ok = net->params && net->grads && net->chunk_grads && net->chunk_loss &&
+    net->ws = calloc((size_t)net->nws, sizeof *net->ws);
+    int ok = net->params && net->grads && net->wpad && net->chunk_grads && net->chunk_loss &&
              net->chunk_correct && net->ws;
-    for (int t = 0; ok && t < net->threads; t++)
-        ok = workspace_init(&net->ws[t]) == 0;
+    const long wsize = cnn_workspace_size(net);
+    for (int t = 0; ok && t < net->nws; t++) {
+        float *base = alloc_floats(wsize);
+        ok = base != NULL;
+        if (ok)
+            cnn_workspace_carve(net, &net->ws[t], base);
+    }
     if (!ok) {
         cnn_net_free(net);
         return CNN_ERR_NOMEM;
@@ -133,20 +77,23 @@ void cnn_net_free(cnn_net *net)
 {
     if (!net)
         return;
-    for (int t = 0; net->ws && t < net->threads; t++)
+    for (int t = 0; net->ws && t < net->nws; t++)
         free(net->ws[t].base);
     free(net->ws);
     free(net->chunk_correct);
     free(net->chunk_loss);
     free(net->chunk_grads);
-    free(net->conv_w16);
+    free(net->wpad);
     free(net->grads);
     free(net->params);
     free(net);
 }
 
+const cnn_arch *cnn_net_arch(const cnn_net *net) { return &net->arch; }
+long cnn_net_param_count(const cnn_net *net) { return net->nparams; }
 float *cnn_net_params(cnn_net *net) { return net->params; }
 const float *cnn_net_grads(const cnn_net *net) { return net->grads; }
+float *cnn_net_grads_mutable(cnn_net *net) { return net->grads; }
 cnn_impl cnn_net_impl(const cnn_net *net) { return net->impl; }
 int cnn_net_threads(const cnn_net *net) { return net->threads; }
 
@@ -172,86 +119,47 @@ static int argmax(const float *v, int n)
     return best;
 }
 
-/* Forward m samples through the network into w; returns the summed loss and
+static cnn_workspace *my_workspace(const cnn_net *net)
+{
+    return &net->ws[omp_get_thread_num()];
+}
+
+/* Forward m samples through every stage; returns the summed loss and
  * counts correct predictions when labels are given. */
-static double forward_chunk(const cnn_net *net, workspace *w, const uint8_t *x,
+static double forward_chunk(const cnn_net *net, cnn_workspace *w, const uint8_t *x,
                             const uint8_t *y, int m, int *correct)
 {
-    cnn_params p = cnn_params_view(net->params);
+    const cnn_arch *a = &net->arch;
+    const long in = (long)a->in_h * a->in_w * a->in_c;
     const float scale = 1.0f / (255.0f * CNN_INPUT_STD), shift = CNN_INPUT_MEAN / CNN_INPUT_STD;
-    for (long i = 0; i < (long)m * CNN_IN_SIZE; i++)
+    for (long i = 0; i < (long)m * in; i++)
         w->x[i] = (float)x[i] * scale - shift;
-    if (net->impl == CNN_IMPL_BLAS) {
-        for (int s = 0; s < m; s += SLICE) {
-            /* z without bias, 16 planes; the fused pass adds the bias to the 15 real ones */
-            float *z = w->conv + (long)s * CONV_ROWS_SIZE;
-            cnn_conv_forward_blas(z, w->col + (long)s * COL_SIZE, w->x + (long)s * CNN_IN_SIZE,
-                                  net->conv_w16, NULL, slice_len(m, s), CNN_IN_H, CNN_IN_W,
-                                  CNN_KSIZE, CONV_ROWS);
-            cnn_bias_relu_avgpool_forward(w->pool + (long)s * CNN_FLAT, z, p.conv_b,
-                                          slice_len(m, s), CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
-        }
-        cnn_dense_forward_blas(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
-    } else {
-        cnn_conv_forward_ref(w->conv, w->x, p.conv_w, p.conv_b, m, CNN_IN_H, CNN_IN_W,
-                             CNN_KSIZE, CNN_FILTERS);
-        cnn_relu_forward(w->act, w->conv, (long)m * CNN_CONV_SIZE);
-        cnn_avgpool_forward(w->pool, w->act, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
-        cnn_dense_forward_ref(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
-    }
-    double loss = cnn_softmax_xent_forward(w->probs, w->logits, y, m, CNN_CLASSES);
+    for (int s = 0; s < net->nstages; s++)
+        cnn_stage_forward(net, w, s, m);
+    double loss = cnn_softmax_xent_forward(w->probs, cnn_stage_logits(net, w), y, m, a->classes);
     if (y && correct) {
         *correct = 0;
         for (int n = 0; n < m; n++)
-            *correct += argmax(w->probs + n * CNN_CLASSES, CNN_CLASSES) == y[n];
+            *correct += argmax(w->probs + (long)n * a->classes, a->classes) == y[n];
     }
     return loss;
 }
 
 /* Backward m samples, adding their gradient (scaled by `scale`) into g. The
- * convolution's input gradient is not computed: its input is the data. */
-static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uint8_t *y,
+ * first stage's input gradient is not computed: its input is the data. */
+static void backward_chunk(const cnn_net *net, cnn_workspace *w, float *g, const uint8_t *y,
                            int m, float scale)
 {
-    cnn_params p = cnn_params_view(net->params);
-    cnn_params d = cnn_params_view(g);
-    cnn_softmax_xent_backward(w->dlogits, w->probs, y, m, CNN_CLASSES, scale);
-    if (net->impl == CNN_IMPL_BLAS) {
-        cnn_dense_backward_weights_blas(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
-                                        CNN_CLASSES);
-        cnn_dense_backward_input_blas(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
-        memset(w->dw16, 0, CONV_ROWS * CNN_KSIZE * CNN_KSIZE * sizeof *w->dw16);
-        for (int s = 0; s < m; s += SLICE) {
-            long o = (long)s * CONV_ROWS_SIZE, np = (long)slice_len(m, s) * CNN_CONV_H * CNN_CONV_W;
-            cnn_bias_relu_avgpool_backward(w->dconv + o, d.conv_b, w->dpool + (long)s * CNN_FLAT,
-                                           w->conv + o, p.conv_b, slice_len(m, s), CNN_CONV_H,
-                                           CNN_CONV_W, CNN_FILTERS);
-            /* the padding filter's plane carries no gradient */
-            memset(w->dconv + o + CNN_FILTERS * np, 0, (size_t)np * sizeof *w->dconv);
-            cnn_conv_backward_weights_blas(w->dw16, NULL, w->dconv + o,
-                                           w->col + (long)s * COL_SIZE, slice_len(m, s),
-                                           CNN_IN_H, CNN_IN_W, CNN_KSIZE, CONV_ROWS);
+    cnn_softmax_xent_backward(w->dcur, w->probs, y, m, net->arch.classes, scale);
+    for (int s = net->nstages - 1; s >= 0; s--) {
+        cnn_stage_backward(net, w, g, s, 1, m);
+        if (s > 0) {
+            cnn_stage_backward(net, w, g, s, 2, m);
+            float *t = w->dcur;
+            w->dcur = w->dnext;
+            w->dnext = t;
         }
-        for (int i = 0; i < CNN_CONV_W_SIZE; i++)
-            d.conv_w[i] += w->dw16[i];
-    } else {
-        cnn_dense_backward_weights_ref(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
-                                       CNN_CLASSES);
-        cnn_dense_backward_input_ref(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
-        cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
-        cnn_relu_backward(w->dconv, w->dact, w->conv, (long)m * CNN_CONV_SIZE);
-        cnn_conv_backward_weights_ref(d.conv_w, d.conv_b, w->dconv, w->x, m, CNN_IN_H,
-                                      CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
     }
-}
-
-static int chunk_count(int n) { return (n + CNN_CHUNK - 1) / CNN_CHUNK; }
-
-/* The padded copy of the filters, taken before each step (the parameters
- * may have been changed from outside, e.g. loaded). */
-static void pad_conv_weights(cnn_net *net)
-{
-    memcpy(net->conv_w16, net->params, CNN_CONV_W_SIZE * sizeof(float));
 }
 
 /* Sum the chunk totals in chunk order (the order is what makes it reproducible). */
@@ -269,61 +177,133 @@ static void gather_totals(const cnn_net *net, int nchunks, double *loss_sum, int
         *correct = right;
 }
 
-cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
-                              float lr, double *loss_sum, int *correct)
+static int labels_ok(const cnn_net *net, const uint8_t *y, int n)
 {
-    if (n < 1 || n > net->max_batch || !x || !y)
+    for (int i = 0; i < n; i++)
+        if (y[i] >= net->arch.classes)
+            return 0;
+    return 1;
+}
+
+cnn_status cnn_net_gradient(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
+                            double *loss_sum, int *correct)
+{
+    if (n < 1 || n > net->max_batch || !x || !y || !labels_ok(net, y, n))
         return CNN_ERR_ARG;
     const int nchunks = chunk_count(n);
-    const long stride = padded(CNN_PARAM_COUNT);
+    const long stride = net->stride, in = (long)net->arch.in_h * net->arch.in_w * net->arch.in_c;
+    const long nparams = net->nparams;
     const float scale = 1.0f / (float)n;
-    pad_conv_weights(net);
+    cnn_plan_pad_weights(net);
 
-#pragma omp parallel for num_threads(net->threads) schedule(static)
+#pragma omp parallel for num_threads(net->nws) schedule(static)
     for (int c = 0; c < nchunks; c++) {
-        workspace *w = &net->ws[omp_get_thread_num()];
+        cnn_workspace *w = my_workspace(net);
         int lo = c * CNN_CHUNK, m = n - lo < CNN_CHUNK ? n - lo : CNN_CHUNK;
         float *g = net->chunk_grads + c * stride;
-        memset(g, 0, CNN_PARAM_COUNT * sizeof *g);
-        net->chunk_loss[c] = forward_chunk(net, w, x + (long)lo * CNN_IN_SIZE, y + lo, m,
+        memset(g, 0, (size_t)nparams * sizeof *g);
+        net->chunk_loss[c] = forward_chunk(net, w, x + lo * in, y + lo, m,
                                            &net->chunk_correct[c]);
         backward_chunk(net, w, g, y + lo, m, scale);
     }
     gather_totals(net, nchunks, loss_sum, correct);
     for (int c = 0; c < nchunks; c++)
         if (!isfinite(net->chunk_loss[c]))
-            return CNN_ERR_DIVERGED; /* leave the weights at their last finite values */
+            return CNN_ERR_DIVERGED;
 
-    float *params = net->params, *grads = net->grads;
+    float *grads = net->grads;
     const float *cg = net->chunk_grads;
-#pragma omp parallel for num_threads(net->threads) schedule(static)
-    for (long i = 0; i < CNN_PARAM_COUNT; i++) {
+#pragma omp parallel for num_threads(net->nws) schedule(static)
+    for (long i = 0; i < nparams; i++) {
         float s = 0.0f;
         for (int c = 0; c < nchunks; c++)
             s += cg[c * stride + i];
         grads[i] = s;
-        params[i] -= lr * s;
     }
+    return CNN_OK;
+}
+
+cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
+                              float lr, double *loss_sum, int *correct)
+{
+    cnn_status st = cnn_net_gradient(net, x, y, n, loss_sum, correct);
+    if (st != CNN_OK)
+        return st; /* the weights stay at their last finite values */
+    float *params = net->params;
+    const float *grads = net->grads;
+    const long nparams = net->nparams;
+#pragma omp parallel for num_threads(net->nws) schedule(static)
+    for (long i = 0; i < nparams; i++)
+        params[i] -= lr * grads[i];
     return CNN_OK;
 }
 
 cnn_status cnn_net_infer(cnn_net *net, const uint8_t *x, const uint8_t *y, int n, float *probs,
                          double *loss_sum, int *correct)
 {
-    if (n < 1 || n > net->max_batch || !x)
+    if (n < 1 || n > net->max_batch || !x || (y && !labels_ok(net, y, n)))
         return CNN_ERR_ARG;
-    const int nchunks = chunk_count(n);
-    pad_conv_weights(net);
-#pragma omp parallel for num_threads(net->threads) schedule(static)
+    const int nchunks = chunk_count(n), classes = net->arch.classes;
+    const long in = (long)net->arch.in_h * net->arch.in_w * net->arch.in_c;
+    cnn_plan_pad_weights(net);
+#pragma omp parallel for num_threads(net->nws) schedule(static)
     for (int c = 0; c < nchunks; c++) {
-        workspace *w = &net->ws[omp_get_thread_num()];
+        cnn_workspace *w = my_workspace(net);
         int lo = c * CNN_CHUNK, m = n - lo < CNN_CHUNK ? n - lo : CNN_CHUNK;
-        net->chunk_loss[c] = forward_chunk(net, w, x + (long)lo * CNN_IN_SIZE,
-                                           y ? y + lo : NULL, m, &net->chunk_correct[c]);
+        net->chunk_loss[c] = forward_chunk(net, w, x + lo * in, y ? y + lo : NULL, m,
+                                           &net->chunk_correct[c]);
         if (probs)
-            memcpy(probs + (long)lo * CNN_CLASSES, w->probs,
-                   (size_t)m * CNN_CLASSES * sizeof *probs);
+            memcpy(probs + (long)lo * classes, w->probs, (size_t)m * classes * sizeof *probs);
     }
     gather_totals(net, nchunks, loss_sum, correct);
     return CNN_OK;
+}
+
+/* ---- stages, for bench/layers ---- */
+
+int cnn_net_stage_count(const cnn_net *net) { return net->nstages; }
+
+const char *cnn_net_stage_name(const cnn_net *net, int stage, char *buf, int cap, int *first,
+                               int *count)
+{
+    if (stage >= net->nstages) {
+        snprintf(buf, (size_t)cap, "softmax+xent");
+        *first = net->arch.n;
+        *count = 0;
+        return buf;
+    }
+    const cnn_stage *st = &net->stage[stage];
+    int len = 0;
+    buf[0] = '\0';
+    for (int i = st->first; i < st->first + st->count && len < cap; i++)
+        len += snprintf(buf + len, (size_t)(cap - len), "%s%s", i > st->first ? "+" : "",
+                        net->arch.layer[i].text);
+    *first = st->first;
+    *count = st->count;
+    return buf;
+}
+
+void cnn_net_run_stage(cnn_net *net, int stage, int pass, const uint8_t *y, int n)
+{
+    const int nchunks = chunk_count(n < net->max_batch ? n : net->max_batch);
+    const long stride = net->stride;
+    const int classes = net->arch.classes;
+    cnn_plan_pad_weights(net);
+#pragma omp parallel for num_threads(net->nws) schedule(static)
+    for (int c = 0; c < nchunks; c++) {
+        cnn_workspace *w = my_workspace(net);
+        int lo = c * CNN_CHUNK, m = n - lo < CNN_CHUNK ? n - lo : CNN_CHUNK;
+        float *g = net->chunk_grads + c * stride;
+        if (stage >= net->nstages) {
+            if (pass == 0)
+                net->chunk_loss[c] = cnn_softmax_xent_forward(w->probs, cnn_stage_logits(net, w),
+                                                              y + lo, m, classes);
+            else
+                cnn_softmax_xent_backward(w->dcur, w->probs, y + lo, m, classes, 1.0f / n);
+        } else if (pass == 0) {
+            cnn_stage_forward(net, w, stage, m);
+        } else {
+            cnn_stage_backward(net, w, g, stage, pass, m);
+        }
+    }
 }

@@ -1,21 +1,12 @@
-/* params.c — the parameter block: its layout and its initialisation. */
+/* params.c — initialisation of the parameter block, layer by layer from the
+ * architecture's table (cnn_arch.h gives each layer's offsets). */
 #include <math.h>
 #include <string.h>
 
 #include "cnn.h"
 
-cnn_params cnn_params_view(float *block)
-{
-    cnn_params p;
-    p.conv_w = block;
-    p.conv_b = p.conv_w + CNN_CONV_W_SIZE;
-    p.fc_w = p.conv_b + CNN_CONV_B_SIZE;
-    p.fc_b = p.fc_w + CNN_FC_W_SIZE;
-    return p;
-}
-
-/* He-uniform keeps the ReLU layer's activations at unit-ish scale; the same
- * rule on the dense layer gives logits of order one at the start. */
+/* He-uniform keeps ReLU layers' activations at unit-ish scale; the same rule
+ * on a dense layer gives logits of order one at the start. */
 static void he_uniform(float *w, long n, int fan_in, cnn_rng *rng)
 {
     float a = sqrtf(6.0f / (float)fan_in);
@@ -23,11 +14,13 @@ static void he_uniform(float *w, long n, int fan_in, cnn_rng *rng)
         w[i] = cnn_rng_uniform(rng, -a, a);
 }
 
-void cnn_params_init(float *block, cnn_rng *rng)
+void cnn_params_init(const cnn_arch *arch, float *block, cnn_rng *rng)
 {
-    cnn_params p = cnn_params_view(block);
-    he_uniform(p.conv_w, CNN_CONV_W_SIZE, CNN_KSIZE * CNN_KSIZE, rng);
-    memset(p.conv_b, 0, CNN_CONV_B_SIZE * sizeof(float));
-    he_uniform(p.fc_w, CNN_FC_W_SIZE, CNN_FLAT, rng);
-    memset(p.fc_b, 0, CNN_FC_B_SIZE * sizeof(float));
+    for (int i = 0; i < arch->n; i++) {
+        const cnn_layer *l = &arch->layer[i];
+        if (!l->w_count)
+            continue;
+        he_uniform(block + l->w_off, l->w_count, l->fan_in, rng);
+        memset(block + l->b_off, 0, (size_t)l->b_count * sizeof(float));
+    }
 }
