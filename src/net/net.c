@@ -36,6 +36,13 @@ enum { CONV_ROWS_SIZE = CONV_ROWS * CNN_CONV_H * CNN_CONV_W };
 
 static int slice_len(int m, int s) { return m - s < SLICE ? m - s : SLICE; }
 
+/* The seed's convolution as a cnn_conv_shape: 1 channel, 28×28, 15 filters
+ * of 5×5, no padding, stride 1. */
+static cnn_conv_shape seed_conv(void)
+{
+    return cnn_conv_shape_make(1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE, 0, 1);
+}
+
 /* One thread's scratch space for one chunk of samples. */
 typedef struct {
     float *x;       /* [CHUNK][784]   input, standardised (CNN_INPUT_MEAN) */
@@ -178,6 +185,7 @@ static double forward_chunk(const cnn_net *net, workspace *w, const uint8_t *x,
                             const uint8_t *y, int m, int *correct)
 {
     cnn_params p = cnn_params_view(net->params);
+    const cnn_conv_shape cs = seed_conv();
     const float scale = 1.0f / (255.0f * CNN_INPUT_STD), shift = CNN_INPUT_MEAN / CNN_INPUT_STD;
     for (long i = 0; i < (long)m * CNN_IN_SIZE; i++)
         w->x[i] = (float)x[i] * scale - shift;
@@ -186,17 +194,16 @@ static double forward_chunk(const cnn_net *net, workspace *w, const uint8_t *x,
             /* z without bias, 16 planes; the fused pass adds the bias to the 15 real ones */
             float *z = w->conv + (long)s * CONV_ROWS_SIZE;
             cnn_conv_forward_blas(z, w->col + (long)s * COL_SIZE, w->x + (long)s * CNN_IN_SIZE,
-                                  net->conv_w16, NULL, slice_len(m, s), CNN_IN_H, CNN_IN_W,
-                                  CNN_KSIZE, CONV_ROWS);
+                                  net->conv_w16, NULL, slice_len(m, s), CONV_ROWS, &cs);
             cnn_bias_relu_avgpool_forward(w->pool + (long)s * CNN_FLAT, z, p.conv_b,
-                                          slice_len(m, s), CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+                                          slice_len(m, s), CNN_CONV_H, CNN_CONV_W, CNN_FILTERS,
+                                          0);
         }
         cnn_dense_forward_blas(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
     } else {
-        cnn_conv_forward_ref(w->conv, w->x, p.conv_w, p.conv_b, m, CNN_IN_H, CNN_IN_W,
-                             CNN_KSIZE, CNN_FILTERS);
+        cnn_conv_forward_ref(w->conv, w->x, p.conv_w, p.conv_b, m, &cs);
         cnn_relu_forward(w->act, w->conv, (long)m * CNN_CONV_SIZE);
-        cnn_avgpool_forward(w->pool, w->act, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+        cnn_avgpool_forward(w->pool, w->act, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, 2);
         cnn_dense_forward_ref(w->logits, w->pool, p.fc_w, p.fc_b, m, CNN_FLAT, CNN_CLASSES);
     }
     double loss = cnn_softmax_xent_forward(w->probs, w->logits, y, m, CNN_CLASSES);
@@ -215,6 +222,7 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
 {
     cnn_params p = cnn_params_view(net->params);
     cnn_params d = cnn_params_view(g);
+    const cnn_conv_shape cs = seed_conv();
     cnn_softmax_xent_backward(w->dlogits, w->probs, y, m, CNN_CLASSES, scale);
     if (net->impl == CNN_IMPL_BLAS) {
         cnn_dense_backward_weights_blas(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
@@ -225,12 +233,12 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
             long o = (long)s * CONV_ROWS_SIZE, np = (long)slice_len(m, s) * CNN_CONV_H * CNN_CONV_W;
             cnn_bias_relu_avgpool_backward(w->dconv + o, d.conv_b, w->dpool + (long)s * CNN_FLAT,
                                            w->conv + o, p.conv_b, slice_len(m, s), CNN_CONV_H,
-                                           CNN_CONV_W, CNN_FILTERS);
+                                           CNN_CONV_W, CNN_FILTERS, 0);
             /* the padding filter's plane carries no gradient */
             memset(w->dconv + o + CNN_FILTERS * np, 0, (size_t)np * sizeof *w->dconv);
             cnn_conv_backward_weights_blas(w->dw16, NULL, w->dconv + o,
                                            w->col + (long)s * COL_SIZE, slice_len(m, s),
-                                           CNN_IN_H, CNN_IN_W, CNN_KSIZE, CONV_ROWS);
+                                           CONV_ROWS, &cs);
         }
         for (int i = 0; i < CNN_CONV_W_SIZE; i++)
             d.conv_w[i] += w->dw16[i];
@@ -238,10 +246,9 @@ static void backward_chunk(const cnn_net *net, workspace *w, float *g, const uin
         cnn_dense_backward_weights_ref(d.fc_w, d.fc_b, w->dlogits, w->pool, m, CNN_FLAT,
                                        CNN_CLASSES);
         cnn_dense_backward_input_ref(w->dpool, w->dlogits, p.fc_w, m, CNN_FLAT, CNN_CLASSES);
-        cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+        cnn_avgpool_backward(w->dact, w->dpool, m, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, 2);
         cnn_relu_backward(w->dconv, w->dact, w->conv, (long)m * CNN_CONV_SIZE);
-        cnn_conv_backward_weights_ref(d.conv_w, d.conv_b, w->dconv, w->x, m, CNN_IN_H,
-                                      CNN_IN_W, CNN_KSIZE, CNN_FILTERS);
+        cnn_conv_backward_weights_ref(d.conv_w, d.conv_b, w->dconv, w->x, m, &cs);
     }
 }
 
