@@ -36,6 +36,12 @@ enum {
     IMG = CNN_IN_SIZE,            /* 784 */
 };
 
+/* The seed's convolution as a cnn_conv_shape (1 channel, no padding,
+ * stride 1), and the same with the padding filter counted as a 16th real
+ * one, for conv dX blas, which runs on the padded filters. */
+static const cnn_conv_shape CS = {1, H, W, C, K, 0, 1, CH, CW};
+static const cnn_conv_shape CS16 = {1, H, W, CNN_CONV_ROWS, K, 0, 1, CH, CW};
+
 /* ---- FLOP counts per sample ----
  * Counted from the maths, not from an implementation, so ref and blas rows
  * of a layer share one count (GFLOP/s are comparable). One multiply-add is
@@ -461,8 +467,7 @@ static void cl_to_cm(float *dst, const float *src, int m)
 static void conv_fwd_ref(const inputs *in, float *out, float *s, int lo, int m)
 {
     (void)s;
-    cnn_conv_forward_ref(out, in->x + (long)lo * IMG, in->p.conv_w, in->p.conv_b, m, H, W, K,
-                         C);
+    cnn_conv_forward_ref(out, in->x + (long)lo * IMG, in->p.conv_w, in->p.conv_b, m, &CS);
 }
 
 /* As net.c's blas path: per slice, 16 filters, no bias (the fused pass adds
@@ -472,7 +477,7 @@ static void conv_fwd_blas(const inputs *in, float *out, float *s, int lo, int m)
     for (int sl = 0; sl < m; sl += SLICE)
         cnn_conv_forward_blas(out + (long)sl * ROWS_P, s + (long)sl * COL,
                               in->x + (long)(lo + sl) * IMG, in->w16, NULL, slice_len(m, sl),
-                              H, W, K, CONV_ROWS);
+                              CONV_ROWS, &CS);
 }
 
 static void conv_fwd_blas_export(const inputs *in, const float *out, float *dst, int m)
@@ -488,7 +493,7 @@ static void im2col_only(const inputs *in, float *out, float *s, int lo, int m)
         int len = slice_len(m, sl);
         for (int n = 0; n < len; n++)
             cnn_im2col(s + (long)sl * COL + (long)n * P, (long)len * P,
-                       in->x + (long)(lo + sl + n) * IMG, H, W, K);
+                       in->x + (long)(lo + sl + n) * IMG, (long)len * IMG, &CS);
     }
 }
 
@@ -499,7 +504,7 @@ static void conv_dw_ref(const inputs *in, float *out, float *s, int lo, int m)
     (void)s;
     memset(out, 0, (CNN_CONV_W_SIZE + CNN_CONV_B_SIZE) * sizeof *out);
     cnn_conv_backward_weights_ref(out, out + CNN_CONV_W_SIZE, in->dz + (long)lo * CONV,
-                                  in->x + (long)lo * IMG, m, H, W, K, C);
+                                  in->x + (long)lo * IMG, m, &CS);
 }
 
 /* Into the padded [16][25] block, per slice, db NULL; its first 375 floats
@@ -510,14 +515,14 @@ static void conv_dw_blas(const inputs *in, float *out, float *s, int lo, int m)
     memset(out, 0, CONV_ROWS * KK * sizeof *out);
     for (int sl = 0; sl < m; sl += SLICE)
         cnn_conv_backward_weights_blas(out, NULL, in->dz_cm + (long)(lo + sl) * ROWS_P,
-                                       in->col_cm + (long)(lo + sl) * COL, slice_len(m, sl), H,
-                                       W, K, CONV_ROWS);
+                                       in->col_cm + (long)(lo + sl) * COL, slice_len(m, sl),
+                                       CONV_ROWS, &CS);
 }
 
 static void conv_dx_ref(const inputs *in, float *out, float *s, int lo, int m)
 {
     (void)s;
-    cnn_conv_backward_input_ref(out, in->dz + (long)lo * CONV, in->p.conv_w, m, H, W, K, C);
+    cnn_conv_backward_input_ref(out, in->dz + (long)lo * CONV, in->p.conv_w, m, &CS);
 }
 
 /* Not in net.c (the conv's input is the data); run in the blas path's
@@ -527,7 +532,7 @@ static void conv_dx_blas(const inputs *in, float *out, float *s, int lo, int m)
     for (int sl = 0; sl < m; sl += SLICE)
         cnn_conv_backward_input_blas(out + (long)sl * IMG, s + (long)sl * COL,
                                      in->dz_cm + (long)(lo + sl) * ROWS_P, in->w16,
-                                     slice_len(m, sl), H, W, K, CONV_ROWS);
+                                     slice_len(m, sl), &CS16);
 }
 
 /* The last step of conv_dx_blas alone (the im2col of x stands in for dcol). */
@@ -537,8 +542,8 @@ static void col2im_only(const inputs *in, float *out, float *s, int lo, int m)
     for (int sl = 0; sl < m; sl += SLICE) {
         int len = slice_len(m, sl);
         for (int n = 0; n < len; n++)
-            cnn_col2im(out + (long)(sl + n) * IMG, in->col_cm + (long)(lo + sl) * COL + (long)n * P,
-                       (long)len * P, H, W, K);
+            cnn_col2im(out + (long)(sl + n) * IMG, (long)len * IMG,
+                       in->col_cm + (long)(lo + sl) * COL + (long)n * P, (long)len * P, &CS);
     }
 }
 
@@ -558,13 +563,13 @@ static void relu_bwd(const inputs *in, float *out, float *s, int lo, int m)
 static void pool_fwd(const inputs *in, float *out, float *s, int lo, int m)
 {
     (void)s;
-    cnn_avgpool_forward(out, in->act + (long)lo * CONV, m, CH, CW, C);
+    cnn_avgpool_forward(out, in->act + (long)lo * CONV, m, CH, CW, C, 2);
 }
 
 static void pool_bwd(const inputs *in, float *out, float *s, int lo, int m)
 {
     (void)s;
-    cnn_avgpool_backward(out, in->dpool + (long)lo * FLAT, m, CH, CW, C);
+    cnn_avgpool_backward(out, in->dpool + (long)lo * FLAT, m, CH, CW, C, 2);
 }
 
 /* Fused bias+ReLU+avgpool. Its ref is what net.c's ref path runs: ReLU then
@@ -573,7 +578,7 @@ static void pool_bwd(const inputs *in, float *out, float *s, int lo, int m)
 static void fused_fwd_ref(const inputs *in, float *out, float *s, int lo, int m)
 {
     cnn_relu_forward(s, in->zb + (long)lo * CONV, (long)m * CONV);
-    cnn_avgpool_forward(out, s, m, CH, CW, C);
+    cnn_avgpool_forward(out, s, m, CH, CW, C, 2);
 }
 
 static void fused_fwd_blas(const inputs *in, float *out, float *s, int lo, int m)
@@ -581,14 +586,14 @@ static void fused_fwd_blas(const inputs *in, float *out, float *s, int lo, int m
     (void)s;
     for (int sl = 0; sl < m; sl += SLICE)
         cnn_bias_relu_avgpool_forward(out + (long)sl * FLAT, in->z_cm + (long)(lo + sl) * ROWS_P,
-                                      in->p.conv_b, slice_len(m, sl), CH, CW, C);
+                                      in->p.conv_b, slice_len(m, sl), CH, CW, C, 0);
 }
 
 /* Backward: dz is compared; the fused kernel's db (into a per-chunk block
  * at the start of scratch) is covered by the whole-step check. */
 static void fused_bwd_ref(const inputs *in, float *out, float *s, int lo, int m)
 {
-    cnn_avgpool_backward(s, in->dpool + (long)lo * FLAT, m, CH, CW, C);
+    cnn_avgpool_backward(s, in->dpool + (long)lo * FLAT, m, CH, CW, C, 2);
     cnn_relu_backward(out, s, in->zb + (long)lo * CONV, (long)m * CONV);
 }
 
@@ -601,7 +606,7 @@ static void fused_bwd_blas(const inputs *in, float *out, float *s, int lo, int m
         float *dz = out + (long)sl * ROWS_P;
         cnn_bias_relu_avgpool_backward(dz, s, in->dpool + (long)(lo + sl) * FLAT,
                                        in->z_cm + (long)(lo + sl) * ROWS_P, in->p.conv_b,
-                                       slice_len(m, sl), CH, CW, C);
+                                       slice_len(m, sl), CH, CW, C, 0);
         memset(dz + C * np, 0, (size_t)np * sizeof *dz);
     }
 }
@@ -767,7 +772,7 @@ static void inputs_init(inputs *in, int B, uint64_t seed)
      * so slicing the whole batch from 0 gives every chunk's slices. */
     im2col_only(in, NULL, in->col_cm, 0, B);
     float zero_b[C] = {0};
-    cnn_conv_forward_ref(in->z, in->x, in->p.conv_w, zero_b, B, H, W, K, C);
+    cnn_conv_forward_ref(in->z, in->x, in->p.conv_w, zero_b, B, &CS);
     cl_to_cm(in->z_cm, in->z, B);
     /* zb = z + b with the very expression the fused kernel uses, so ReLU's
      * decisions agree exactly on both sides of the fused-row comparison. */
@@ -775,12 +780,12 @@ static void inputs_init(inputs *in, int B, uint64_t seed)
         for (int c = 0; c < C; c++)
             in->zb[rr * C + c] = in->z[rr * C + c] + in->p.conv_b[c];
     cnn_relu_forward(in->act, in->zb, (long)B * CONV);
-    cnn_avgpool_forward(in->flat, in->act, B, CH, CW, C);
+    cnn_avgpool_forward(in->flat, in->act, B, CH, CW, C, 2);
     cnn_dense_forward_ref(in->logits, in->flat, in->p.fc_w, in->p.fc_b, B, FLAT, OUT);
     cnn_softmax_xent_forward(in->probs, in->logits, in->labels, B, OUT);
     cnn_softmax_xent_backward(in->dlogits, in->probs, in->labels, B, OUT, 1.0f / (float)B);
     cnn_dense_backward_input_ref(in->dpool, in->dlogits, in->p.fc_w, B, FLAT, OUT);
-    cnn_avgpool_backward(in->dact, in->dpool, B, CH, CW, C);
+    cnn_avgpool_backward(in->dact, in->dpool, B, CH, CW, C, 2);
     cnn_relu_backward(in->dz, in->dact, in->zb, (long)B * CONV);
     cl_to_cm(in->dz_cm, in->dz, B);
 }

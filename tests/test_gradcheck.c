@@ -217,11 +217,12 @@ static void conv_case(int N, int H, int W, int K, int C, cnn_rng *rng)
     float *z = zeros(nz), *col = zeros(N * P * KK), *dcol = zeros(N * P * KK);
     float *r_cm = zeros(nz); /* dL/dz in the blas convolution's layout */
     to_channel_major(r_cm, r, N, P, C);
-    cnn_conv_backward_weights_ref(dw_ref, db_ref, r, x, N, H, W, K, C);
-    cnn_conv_backward_input_ref(dx_ref, r, w, N, H, W, K, C);
-    cnn_conv_forward_blas(z, col, x, w, b, N, H, W, K, C);
-    cnn_conv_backward_weights_blas(dw_blas, db_blas, r_cm, col, N, H, W, K, C);
-    cnn_conv_backward_input_blas(dx_blas, dcol, r_cm, w, N, H, W, K, C);
+    const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, C, K, 0, 1);
+    cnn_conv_backward_weights_ref(dw_ref, db_ref, r, x, N, &cs);
+    cnn_conv_backward_input_ref(dx_ref, r, w, N, &cs);
+    cnn_conv_forward_blas(z, col, x, w, b, N, C, &cs);
+    cnn_conv_backward_weights_blas(dw_blas, db_blas, r_cm, col, N, C, &cs);
+    cnn_conv_backward_input_blas(dx_blas, dcol, r_cm, w, N, &cs);
 
     check_grad("conv weights (ref)", p.w, nw, dw_ref, conv_loss, &p, 1e-3, rng);
     check_grad("conv weights (blas)", p.w, nw, dw_blas, conv_loss, &p, 1e-3, rng);
@@ -303,7 +304,7 @@ static void test_avgpool_gradient(void **state)
     float *x = random_floats(&rng, nx, -1, 1), *r = random_floats(&rng, np, -1, 1);
     map_problem p = {N, H, W, C, to_double(x, nx), to_double(r, np)};
     float *dx = zeros(nx);
-    cnn_avgpool_backward(dx, r, N, H, W, C);
+    cnn_avgpool_backward(dx, r, N, H, W, C, 2);
     check_grad("avgpool input", p.x, nx, dx, pool_loss, &p, 1e-3, &rng);
     void *bufs[] = {x, r, p.x, p.r, dx};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -355,7 +356,7 @@ static void test_fused_gradient(void **state)
     fused_problem p = {N, H, W, C, to_double(z, nz), to_double(b, C), to_double(r, np)};
     float *dz = zeros(nz), *db = zeros(C), *z_cm = zeros(nz), *dz_cm = zeros(nz);
     to_channel_major(z_cm, z, N, (long)H * W, C); /* the fused pass's layout */
-    cnn_bias_relu_avgpool_backward(dz_cm, db, r, z_cm, b, N, H, W, C);
+    cnn_bias_relu_avgpool_backward(dz_cm, db, r, z_cm, b, N, H, W, C, 0);
     to_channels_last(dz, dz_cm, N, (long)H * W, C);
     check_grad("fused relu+pool input", p.z, nz, dz, fused_loss, &p, 1e-3, &rng);
     check_grad("fused relu+pool bias", p.b, C, db, fused_loss, &p, 1e-3, &rng);
@@ -563,20 +564,19 @@ static void test_whole_network(void **state)
     float *g_conv_w = zeros(CNN_CONV_W_SIZE), *g_conv_b = zeros(CNN_CONV_B_SIZE);
     float *g_fc_w = zeros(CNN_FC_W_SIZE), *g_fc_b = zeros(CNN_FC_B_SIZE);
     float y[NET_Y], probs[NET_Y], dy[NET_Y];
-    cnn_conv_forward_ref(z, x, conv_w, conv_b, NET_N, CNN_IN_H, CNN_IN_W, CNN_KSIZE,
-                         CNN_FILTERS);
+    const cnn_conv_shape cs = cnn_conv_shape_make(1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE, 0, 1);
+    cnn_conv_forward_ref(z, x, conv_w, conv_b, NET_N, &cs);
     cnn_relu_forward(a, z, NET_Z);
-    cnn_avgpool_forward(pool, a, NET_N, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+    cnn_avgpool_forward(pool, a, NET_N, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, 2);
     cnn_dense_forward_ref(y, pool, fc_w, fc_b, NET_N, CNN_FLAT, CNN_CLASSES);
     double loss = cnn_softmax_xent_forward(probs, y, labels, NET_N, CNN_CLASSES) / NET_N;
     assert_true(fabs(loss - net_loss(&p)) < 1e-5 * loss);
     cnn_softmax_xent_backward(dy, probs, labels, NET_N, CNN_CLASSES, 1.0f / NET_N);
     cnn_dense_backward_weights_ref(g_fc_w, g_fc_b, dy, pool, NET_N, CNN_FLAT, CNN_CLASSES);
     cnn_dense_backward_input_ref(dpool, dy, fc_w, NET_N, CNN_FLAT, CNN_CLASSES);
-    cnn_avgpool_backward(da, dpool, NET_N, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS);
+    cnn_avgpool_backward(da, dpool, NET_N, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, 2);
     cnn_relu_backward(dz, da, z, NET_Z);
-    cnn_conv_backward_weights_ref(g_conv_w, g_conv_b, dz, x, NET_N, CNN_IN_H, CNN_IN_W,
-                                  CNN_KSIZE, CNN_FILTERS);
+    cnn_conv_backward_weights_ref(g_conv_w, g_conv_b, dz, x, NET_N, &cs);
 
     /* Small eps: a conv output crossing the ReLU kink would spoil the
      * difference, and eps bounds how far any of them moves. */

@@ -44,13 +44,14 @@ static void test_adjoint_identity(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int H = shapes[s].H, W = shapes[s].W, K = shapes[s].K;
         long n = (long)H * W, P = (long)(H - K + 1) * (W - K + 1), m = P * K * K;
+        const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, 1, K, 0, 1);
         float *x = alloc(n), *c = alloc(m), *col = alloc(m), *img = alloc(n);
         for (long i = 0; i < n; i++)
             x[i] = cnn_rng_uniform(&r, -1.0f, 1.0f);
         for (long i = 0; i < m; i++)
             c[i] = cnn_rng_uniform(&r, -1.0f, 1.0f);
-        cnn_im2col(col, P, x, H, W, K);
-        cnn_col2im(img, c, P, H, W, K);
+        cnn_im2col(col, P, x, n, &cs);
+        cnn_col2im(img, n, c, P, &cs);
         double lhs = 0.0, rhs = 0.0, mag = 0.0;
         for (long i = 0; i < m; i++) {
             lhs += (double)col[i] * c[i];
@@ -77,7 +78,8 @@ static void check_rows(int H, int W, int K, const float *expect)
     float *img = alloc((long)H * W), *col = alloc(P * K * K);
     for (int i = 0; i < H * W; i++)
         img[i] = (float)i;
-    cnn_im2col(col, P, img, H, W, K);
+    const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, 1, K, 0, 1);
+    cnn_im2col(col, P, img, (long)H * W, &cs);
     for (long p = 0; p < P; p++)
         for (long r = 0; r < K * K; r++)
             if (col[r * P + p] != expect[p * K * K + r])
@@ -134,7 +136,8 @@ static void test_col2im_counts_patches(void **state)
             ones[i] = 1.0f;
         for (long i = 0; i < n; i++)
             img[i] = 777.0f; /* col2im writes, it does not add */
-        cnn_col2im(img, ones, (long)(H - K + 1) * (W - K + 1), H, W, K);
+        const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, 1, K, 0, 1);
+        cnn_col2im(img, n, ones, (long)(H - K + 1) * (W - K + 1), &cs);
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++)
                 if (img[i * W + j] != (float)(cover(i, H, K) * cover(j, W, K)))
@@ -150,7 +153,8 @@ static void test_col2im_counts_patches(void **state)
     float ones[4 * 9], img[16];
     for (int i = 0; i < 4 * 9; i++)
         ones[i] = 1.0f;
-    cnn_col2im(img, ones, 4, 4, 4, 3);
+    const cnn_conv_shape cs = cnn_conv_shape_make(1, 4, 4, 1, 3, 0, 1);
+    cnn_col2im(img, 16, ones, 4, &cs);
     assert_memory_equal(img, expect_4x4, sizeof img);
 }
 

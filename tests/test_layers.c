@@ -100,6 +100,7 @@ static void test_conv_blas_matches_ref(void **state)
         long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
         long nin = (long)N * H * W, nout = N * P * C, nw = C * KK, ncol = N * P * KK;
         char what[96];
+        const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, C, K, 0, 1);
         printf("conv N=%d H=%d W=%d K=%d C=%d\n", N, H, W, K, C);
 
         float *in = random_array(&r, nin), *w = random_array(&r, nw);
@@ -111,13 +112,13 @@ static void test_conv_blas_matches_ref(void **state)
         /* forward; the blas path also leaves im2col(in) in col */
         float *out_ref = filled(nout, GARBAGE), *out_blas = filled(nout, -GARBAGE);
         float *col = filled(ncol, GARBAGE), *col1 = alloc(P * KK);
-        cnn_conv_forward_ref(out_ref, in, w, b, N, H, W, K, C);
-        cnn_conv_forward_blas(out_blas, col, in, w, b, N, H, W, K, C);
+        cnn_conv_forward_ref(out_ref, in, w, b, N, &cs);
+        cnn_conv_forward_blas(out_blas, col, in, w, b, N, C, &cs);
         to_channel_major(out_ref_cm, out_ref, N, P, C);
         snprintf(what, sizeof what, "conv forward N=%d %dx%d K=%d C=%d", N, H, W, K, C);
         assert_close(what, out_blas, out_ref_cm, nout);
         for (int n = 0; n < N; n++) { /* sample n's block of every col row */
-            cnn_im2col(col1, P, in + (long)n * H * W, H, W, K);
+            cnn_im2col(col1, P, in + (long)n * H * W, (long)H * W, &cs);
             for (long row = 0; row < KK; row++)
                 assert_memory_equal(col + row * N * P + n * P, col1 + row * P,
                                     (size_t)P * sizeof *col1);
@@ -128,9 +129,9 @@ static void test_conv_blas_matches_ref(void **state)
         float *dw_ref = copy_of(dw0, nw), *db_ref = copy_of(db0, C);
         float *dw_blas = copy_of(dw0, nw), *db_blas = copy_of(db0, C);
         float *dw_fresh = filled(nw, 0.0f), *db_fresh = filled(C, 0.0f);
-        cnn_conv_backward_weights_ref(dw_fresh, db_fresh, dout, in, N, H, W, K, C);
-        cnn_conv_backward_weights_ref(dw_ref, db_ref, dout, in, N, H, W, K, C);
-        cnn_conv_backward_weights_blas(dw_blas, db_blas, dout_cm, col, N, H, W, K, C);
+        cnn_conv_backward_weights_ref(dw_fresh, db_fresh, dout, in, N, &cs);
+        cnn_conv_backward_weights_ref(dw_ref, db_ref, dout, in, N, &cs);
+        cnn_conv_backward_weights_blas(dw_blas, db_blas, dout_cm, col, N, C, &cs);
         for (long i = 0; i < nw; i++)
             dw_fresh[i] += dw0[i]; /* what "added to dw0" must give */
         for (int i = 0; i < C; i++)
@@ -147,8 +148,8 @@ static void test_conv_blas_matches_ref(void **state)
         /* backward input: both WRITE over different garbage */
         float *din_ref = filled(nin, GARBAGE), *din_blas = filled(nin, -GARBAGE);
         float *dcol = filled(ncol, GARBAGE);
-        cnn_conv_backward_input_ref(din_ref, dout, w, N, H, W, K, C);
-        cnn_conv_backward_input_blas(din_blas, dcol, dout_cm, w, N, H, W, K, C);
+        cnn_conv_backward_input_ref(din_ref, dout, w, N, &cs);
+        cnn_conv_backward_input_blas(din_blas, dcol, dout_cm, w, N, &cs);
         snprintf(what, sizeof what, "conv din N=%d %dx%d K=%d C=%d", N, H, W, K, C);
         assert_close(what, din_blas, din_ref, nin);
 
@@ -254,7 +255,7 @@ static void test_avgpool_forward_by_hand(void **state)
                                           {{10.5f, 3.0f}, {12.5f, 4.0f}}};
     for (int i = 0; i < 16; i++)
         (&out[0][0][0][0])[i] = GARBAGE;
-    cnn_avgpool_forward(&out[0][0][0][0], &in[0][0][0][0], 2, 4, 4, 2);
+    cnn_avgpool_forward(&out[0][0][0][0], &in[0][0][0][0], 2, 4, 4, 2, 2);
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++)
             for (int c = 0; c < 2; c++) {
@@ -277,7 +278,7 @@ static void test_avgpool_backward_by_hand(void **state)
     float din[4][4][2];
     for (int i = 0; i < 32; i++)
         (&din[0][0][0])[i] = GARBAGE; /* WRITE convention */
-    cnn_avgpool_backward(&din[0][0][0], &dout[0][0][0], 1, 4, 4, 2);
+    cnn_avgpool_backward(&din[0][0][0], &dout[0][0][0], 1, 4, 4, 2, 2);
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             assert_true(din[i][j][0] == expect_c0[i][j]);
@@ -327,8 +328,9 @@ static void test_flatten_is_channels_last(void **state)
         w[f * K * K] = 1.0f;
         b[f] = (float)f;
     }
-    cnn_conv_forward_ref(conv, x, w, b, 1, H, W, K, C);
-    cnn_avgpool_forward(flat, conv, 1, CNN_CONV_H, CNN_CONV_W, C);
+    const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, C, K, 0, 1);
+    cnn_conv_forward_ref(conv, x, w, b, 1, &cs);
+    cnn_avgpool_forward(flat, conv, 1, CNN_CONV_H, CNN_CONV_W, C, 2);
 
     static const int ijc[][3] = {{0, 0, 0}, {0, 0, 14}, {0, 1, 0}, {1, 0, 0}, {3, 7, 5},
                                  {11, 0, 9}, {0, 11, 2}, {11, 11, 14}, {6, 6, 6}};
@@ -457,19 +459,19 @@ static void test_fused_matches_ref(void **state)
 
         float *p_ref = filled(np, GARBAGE), *p_fused = filled(np, -GARBAGE);
         cnn_relu_forward(act, zb, nz);
-        cnn_avgpool_forward(p_ref, act, N, H, W, C);
-        cnn_bias_relu_avgpool_forward(p_fused, z_cm, b, N, H, W, C);
+        cnn_avgpool_forward(p_ref, act, N, H, W, C, 2);
+        cnn_bias_relu_avgpool_forward(p_fused, z_cm, b, N, H, W, C, 0);
         assert_close("fused forward", p_fused, p_ref, np);
 
         /* backward: dz written, db added to a non-zero start */
         float *dz_ref = filled(nz, GARBAGE), *dz_fused = filled(nz, -GARBAGE);
         float *db_start = random_array(&r, C), *db_ref = copy_of(db_start, C);
         float *db_fused = copy_of(db_start, C);
-        cnn_avgpool_backward(dact, dout, N, H, W, C);
+        cnn_avgpool_backward(dact, dout, N, H, W, C, 2);
         cnn_relu_backward(dz_ref, dact, zb, nz);
         for (long i = 0; i < nz; i++)
             db_ref[i % C] += dz_ref[i];
-        cnn_bias_relu_avgpool_backward(dz_fused, db_fused, dout, z_cm, b, N, H, W, C);
+        cnn_bias_relu_avgpool_backward(dz_fused, db_fused, dout, z_cm, b, N, H, W, C, 0);
         to_channel_major(dz_ref_cm, dz_ref, N, (long)H * W, C);
         assert_close("fused backward dz", dz_fused, dz_ref_cm, nz);
         assert_close("fused backward db", db_fused, db_ref, C);

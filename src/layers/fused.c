@@ -1,8 +1,13 @@
 /* fused.c — bias + ReLU + 2×2 average pooling as one pass over the blas
  * convolution's output, forward and backward. Three separate passes would
  * read and write the largest activation of the network (24×24×15 per
- * sample) three times; this reads it once, and turns the channel-major map
- * of the SGEMM ([C][N·H·W]) into the channels-last map of the seed's flatten.
+ * sample) three times; this reads it once, and writes the pooled map
+ * either channels last ([N][H/2][W/2][C], the seed's flatten, for a dense
+ * layer next: out_cn = 0) or channel-major like its input ([C][N·(H/2)·(W/2)],
+ * for a convolution next: out_cn = 1). The two differ only in where each
+ * pooled value goes: a base pointer per (c, n) plane and a stride `ps`
+ * between pooled positions (C or 1); the arithmetic is the same, and for
+ * out_cn = 0 it is exactly the seed's (§2.2, §2.3; backward §3.4, §3.5).
  *
  * Inside a plane (one channel of one sample) rows are contiguous, so the
  * elementwise work (bias, ReLU, its mask) runs over whole rows and
@@ -22,17 +27,26 @@
 #define CNN_CLONES
 #endif
 
+/* Where pooled plane (c, n) starts in a map laid out as the forward's out;
+ * its pooled positions are then ps = (out_cn ? 1 : C) floats apart. */
+static inline long pooled_base(long c, long n, int N, long PP, int C, int out_cn)
+{
+    return out_cn ? c * N * PP + n * PP : n * PP * C + c;
+}
+
+/* §2.2, §2.3: out = avgpool2(relu(z + b)) */
 CNN_CLONES void cnn_bias_relu_avgpool_forward(float *restrict out, const float *restrict z,
-                                   const float *restrict b, int N, int H, int W, int C)
+                                              const float *restrict b, int N, int H, int W,
+                                              int C, int out_cn)
 {
     const int PH = H / 2, PW = W / 2;
-    const long P = (long)H * W, NP = N * P;
+    const long P = (long)H * W, NP = N * P, PP = (long)PH * PW, ps = out_cn ? 1 : C;
     float sum[W];
     for (int c = 0; c < C; c++) {
         const float bc = b[c];
         for (long n = 0; n < N; n++) {
             const float *plane = z + c * NP + n * P;
-            float *o = out + n * PH * PW * C + c;
+            float *o = out + pooled_base(c, n, N, PP, C, out_cn);
             for (int i = 0; i < PH; i++) {
                 const float *top = plane + 2 * i * W, *bot = top + W;
                 for (int t = 0; t < W; t++) {
@@ -40,29 +54,33 @@ CNN_CLONES void cnn_bias_relu_avgpool_forward(float *restrict out, const float *
                     sum[t] = (u > 0.0f ? u : 0.0f) + (v > 0.0f ? v : 0.0f);
                 }
                 for (int j = 0; j < PW; j++)
-                    o[(i * PW + j) * C] = 0.25f * (sum[2 * j] + sum[2 * j + 1]);
+                    o[(i * PW + j) * ps] = 0.25f * (sum[2 * j] + sum[2 * j + 1]);
             }
         }
     }
 }
 
+/* §3.4, §3.5: dz = relu'(z + b) ⊙ (dout spread over its 2×2 window, /4);
+ * db += Σ dz */
 CNN_CLONES void cnn_bias_relu_avgpool_backward(float *restrict dz, float *restrict db,
-                                    const float *restrict dout, const float *restrict z,
-                                    const float *restrict b, int N, int H, int W, int C)
+                                               const float *restrict dout,
+                                               const float *restrict z,
+                                               const float *restrict b, int N, int H, int W,
+                                               int C, int out_cn)
 {
     const int PH = H / 2, PW = W / 2;
-    const long P = (long)H * W, NP = N * P;
+    const long P = (long)H * W, NP = N * P, PP = (long)PH * PW, ps = out_cn ? 1 : C;
     float up[W], acc[W];
     for (int c = 0; c < C; c++) {
         const float bc = b[c];
         for (int t = 0; t < W; t++)
             acc[t] = 0.0f;
         for (long n = 0; n < N; n++) {
-            const float *d = dout + n * PH * PW * C + c;
+            const float *d = dout + pooled_base(c, n, N, PP, C, out_cn);
             for (int pi = 0; pi < PH; pi++) {
                 /* pooled row pi spread over the pixel pairs it averaged, /4 */
                 for (int j = 0; j < PW; j++)
-                    up[2 * j] = up[2 * j + 1] = 0.25f * d[(pi * PW + j) * C];
+                    up[2 * j] = up[2 * j + 1] = 0.25f * d[(pi * PW + j) * ps];
                 for (int i = 2 * pi; i < 2 * pi + 2; i++) {
                     const float *zr = z + c * NP + n * P + (long)i * W;
                     float *dr = dz + c * NP + n * P + (long)i * W;
