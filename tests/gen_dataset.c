@@ -52,10 +52,10 @@ static int write_split(const char *dir, const char *split, int count, uint64_t s
     synthetic_dataset(&ds, count, seed);
     char path[4096];
     const char *ext = gz ? ".gz" : "";
-    uint32_t idims[3] = {(uint32_t)count, CNN_IN_H, CNN_IN_W}, ldims[1] = {(uint32_t)count};
+    uint32_t idims[3] = {(uint32_t)count, SYN_H, SYN_W}, ldims[1] = {(uint32_t)count};
     int rc = 0;
     snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte%s", dir, split, ext);
-    rc |= write_idx(path, gz, 0x00000803u, idims, 3, ds.images, (size_t)count * CNN_IN_SIZE);
+    rc |= write_idx(path, gz, 0x00000803u, idims, 3, ds.images, (size_t)count * SYN_IN);
     snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", dir, split, ext);
     rc |= write_idx(path, gz, 0x00000801u, ldims, 1, ds.labels, (size_t)count);
     cnn_dataset_free(&ds);

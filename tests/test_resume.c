@@ -27,7 +27,8 @@ enum { COUNT = 200, BATCH = 32, STEPS_PER_EPOCH = 7, EPOCHS = 4 };
 typedef struct {
     char dir[64];
     cnn_dataset train;
-    float full[CNN_PARAM_COUNT]; /* 4 epochs in one run */
+    float *full; /* 4 epochs in one run */
+    long nparams;
 } fixture;
 
 static const char *in_dir(const fixture *fx, const char *name, char *out, size_t cap)
@@ -46,14 +47,17 @@ static void opts(cnn_train_opts *o, int epochs)
     o->threads = 2;
 }
 
-static void train_ok(const cnn_train_opts *o, const cnn_dataset *train, cnn_progress_fn fn,
-                     void *ctx, float *params)
+/* The trained parameters (free them). */
+static float *train_ok(const cnn_train_opts *o, const cnn_dataset *train, cnn_progress_fn fn,
+                       void *ctx)
 {
     cnn_err err = {{0}};
-    cnn_status st = cnn_train(o, train, NULL, fn, ctx, params, &err);
+    float *params = NULL;
+    cnn_status st = cnn_train(o, train, NULL, fn, ctx, &params, &err);
     if (st != CNN_OK)
         print_error("cnn_train: %s\n", err.msg);
     assert_int_equal(st, CNN_OK);
+    return params;
 }
 
 static int setup(void **state)
@@ -70,7 +74,10 @@ static int setup(void **state)
     char path[128];
     o.save_path = in_dir(fx, "full.safetensors", path, sizeof path);
     cnn_err err = {{0}};
-    if (cnn_train(&o, &fx->train, NULL, NULL, NULL, fx->full, &err) != CNN_OK) {
+    cnn_arch a;
+    cnn_arch_parse(&a, "seed", SYN_H, SYN_W, 1, SYN_CLASSES, NULL);
+    fx->nparams = a.param_count;
+    if (cnn_train(&o, &fx->train, NULL, NULL, NULL, &fx->full, &err) != CNN_OK) {
         fprintf(stderr, "setup: cnn_train: %s\n", err.msg);
         return -1;
     }
@@ -88,6 +95,7 @@ static int teardown(void **state)
         unlink(in_dir(fx, names[i], path, sizeof path));
     rmdir(fx->dir);
     cnn_dataset_free(&fx->train);
+    free(fx->full);
     free(fx);
     return 0;
 }
@@ -97,41 +105,46 @@ static int teardown(void **state)
 static void test_full_run_saved(void **state)
 {
     fixture *fx = *state;
-    static float loaded[CNN_PARAM_COUNT], init[CNN_PARAM_COUNT];
+    const size_t bytes = (size_t)fx->nparams * sizeof(float);
+    float *loaded = NULL, *init = malloc(bytes);
     char path[128];
     cnn_model_meta m;
     cnn_err err = {{0}};
-    assert_int_equal(cnn_model_load(in_dir(fx, "full.safetensors", path, sizeof path), loaded,
+    assert_int_equal(cnn_model_load(in_dir(fx, "full.safetensors", path, sizeof path), &loaded,
                                     &m, &err),
                      CNN_OK);
-    assert_memory_equal(loaded, fx->full, sizeof loaded);
+    assert_memory_equal(loaded, fx->full, bytes);
     assert_int_equal(m.epoch, EPOCHS);
     assert_int_equal(m.batch_in_epoch, 0);
     assert_int_equal(m.step, EPOCHS * STEPS_PER_EPOCH);
     assert_int_equal(m.batch, BATCH);
     cnn_rng r;
     cnn_rng_seed(&r, 42);
-    cnn_params_init(init, &r);
-    assert_true(memcmp(init, fx->full, sizeof init) != 0);
+    cnn_params_init(&m.arch, init, &r);
+    assert_true(memcmp(init, fx->full, bytes) != 0);
+    free(loaded);
+    free(init);
 }
 
 static void test_resume_after_epochs(void **state)
 {
     fixture *fx = *state;
-    static float half[CNN_PARAM_COUNT], resumed[CNN_PARAM_COUNT];
+    const size_t bytes = (size_t)fx->nparams * sizeof(float);
     char path[128];
     in_dir(fx, "half.safetensors", path, sizeof path);
     cnn_train_opts o;
     opts(&o, 2);
     o.save_path = path;
-    train_ok(&o, &fx->train, NULL, NULL, half);
-    assert_true(memcmp(half, fx->full, sizeof half) != 0);
+    float *half = train_ok(&o, &fx->train, NULL, NULL);
+    assert_true(memcmp(half, fx->full, bytes) != 0);
 
     opts(&o, EPOCHS);
     o.resume_path = path;
     o.save_path = path;
-    train_ok(&o, &fx->train, NULL, NULL, resumed);
-    assert_memory_equal(resumed, fx->full, sizeof resumed);
+    float *resumed = train_ok(&o, &fx->train, NULL, NULL);
+    assert_memory_equal(resumed, fx->full, bytes);
+    free(half);
+    free(resumed);
 }
 
 typedef struct {
@@ -154,7 +167,8 @@ static void stop_at(const cnn_progress *p, void *ctx)
 static void stop_and_resume(const fixture *fx, const char *name, long step, int want_epoch,
                             int want_batch_in_epoch)
 {
-    static float resumed[CNN_PARAM_COUNT];
+    const size_t bytes = (size_t)fx->nparams * sizeof(float);
+    float *resumed = NULL;
     char path[128];
     in_dir(fx, name, path, sizeof path);
     volatile sig_atomic_t flag = 0;
@@ -171,7 +185,8 @@ static void stop_and_resume(const fixture *fx, const char *name, long step, int 
     assert_non_null(strstr(err.msg, path)); /* says where the checkpoint is */
 
     cnn_model_meta m;
-    assert_int_equal(cnn_model_load(path, resumed, &m, &err), CNN_OK);
+    assert_int_equal(cnn_model_load(path, &resumed, &m, &err), CNN_OK);
+    free(resumed);
     assert_int_equal(m.epoch, want_epoch);
     assert_int_equal(m.batch_in_epoch, want_batch_in_epoch);
     assert_int_equal(m.step, step);
@@ -182,9 +197,10 @@ static void stop_and_resume(const fixture *fx, const char *name, long step, int 
     flag = 0;
     o.stop = &flag;
     s.stop_after = -1;
-    train_ok(&o, &fx->train, stop_at, &s, resumed);
+    resumed = train_ok(&o, &fx->train, stop_at, &s);
     assert_int_equal(s.last_step, EPOCHS * STEPS_PER_EPOCH); /* step count carried on */
-    assert_memory_equal(resumed, fx->full, sizeof resumed);
+    assert_memory_equal(resumed, fx->full, bytes);
+    free(resumed);
 }
 
 /* Mid-epoch: epoch 2, after its 3rd batch. */

@@ -38,15 +38,15 @@ const char *cnn_arch_preset_name(const cnn_arch *a)
     return NULL;
 }
 
-/* A decimal number of at most 9 digits at *p (no sign, no spaces), advancing
- * *p; -1 if there are no digits or too many. */
+/* A decimal number of at most 12 digits at *p (no sign, no spaces), advancing
+ * *p; -1 if there are no digits or too many. Ranges are the caller's. */
 static long number(const char **p)
 {
     const char *s = *p;
     long v = 0;
     int digits = 0;
     while (isdigit((unsigned char)*s)) {
-        if (++digits > 9)
+        if (++digits > 12)
             return -1;
         v = v * 10 + (*s++ - '0');
     }
@@ -277,9 +277,7 @@ cnn_status cnn_arch_parse(cnn_arch *out, const char *spec, int in_h, int in_w, i
             bad = why;
         }
         if (!bad && l->w_count + l->b_count > limit - a.param_count) {
-            snprintf(why, sizeof why,
-                     "the parameters would exceed %ld floats (%.1f GiB; a quarter of this "
-                     "machine's memory, at most 2^28)",
+            snprintf(why, sizeof why, "the parameters would exceed the limit of %ld floats (%.1f GiB)",
                      limit, (double)limit * 4.0 / (1 << 30));
             bad = why;
         }
