@@ -32,9 +32,31 @@ static void inside(int k, int P, int S, int H, int OH, int *lo, int *hi)
         *hi = *lo;
 }
 
+/* No padding, stride 1 (the seed's case): every row is OH runs of OW
+ * contiguous pixels, copied with nothing to decide. The general path below
+ * does the same copies but costs 3x the instructions here (callgrind,
+ * seed training step: 12.8 M against 4.2 M), about 3 % of the step. */
+static void im2col_valid(float *col, long ld, const float *img, long plane,
+                         const cnn_conv_shape *s)
+{
+    const int W = s->W, K = s->K, OH = s->OH, OW = s->OW;
+    for (int c = 0; c < s->C; c++)
+        for (int k = 0; k < K; k++)
+            for (int l = 0; l < K; l++) {
+                float *row = col + (long)((c * K + k) * K + l) * ld;
+                const float *x = img + c * plane + (long)k * W + l;
+                for (int i = 0; i < OH; i++)
+                    memcpy(row + (long)i * OW, x + (long)i * W, (size_t)OW * sizeof *row);
+            }
+}
+
 void cnn_im2col(float *col, long ld, const float *img, long plane, const cnn_conv_shape *s)
 {
     const int H = s->H, W = s->W, K = s->K, P = s->P, S = s->S, OH = s->OH, OW = s->OW;
+    if (P == 0 && S == 1) {
+        im2col_valid(col, ld, img, plane, s);
+        return;
+    }
     for (int c = 0; c < s->C; c++) {
         const float *x = img + c * plane;
         for (int k = 0; k < K; k++) {
