@@ -1,6 +1,6 @@
 /* test_gradcheck.c — every backward kernel against finite differences.
  * The forward maths is re-written here in DOUBLE as small "oracles", each a
- * direct transcription of a formula in the seed (shared/seed/cnn-math.md §2),
+ * direct transcription of a formula of docs/maths.md §2 (the seed's network),
  * independent of the library's float kernels. For a layer f, the scalar
  * L = Σ r ⊙ f(x) with a fixed random r has ∂L/∂x = backward(dout = r), so the
  * library's analytic gradients (ref and blas) are compared with central

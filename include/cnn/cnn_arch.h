@@ -12,7 +12,7 @@
  *   relu
  *   avgpoolN, maxpoolN  N×N window, stride N (N must divide the map)
  *   denseN           N outputs; flattens its input map channels last
- *                    (k = i·(W·C) + j·C + c, the seed's §2.4)
+ *                    (k = i·(W·C) + j·C + c, docs/maths.md §2.4)
  * The last layer must be a dense layer with one output per class.
  * Presets, accepted wherever a spec is: "seed" and "lenet5" (below).
  */

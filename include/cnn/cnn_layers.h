@@ -46,7 +46,7 @@ void cnn_conv_forward_ref(float *out, const float *in, const float *w, const flo
 void cnn_conv_backward_weights_ref(float *dw, float *db, const float *dout, const float *in,
                                    int N, const cnn_conv_shape *s);
 /* din[n][y][x][c] = Σ over (f,k,l,i,j) with i·S+k−P = y, j·S+l−P = x of
- * w[f][c][k][l]·dout[n][i][j][f] (the seed's §3.6 with channels, padding, stride) */
+ * w[f][c][k][l]·dout[n][i][j][f] (docs/maths.md §3.6: channels, padding, stride) */
 void cnn_conv_backward_input_ref(float *din, const float *dout, const float *w, int N,
                                  const cnn_conv_shape *s);
 
@@ -86,11 +86,11 @@ void cnn_relu_backward(float *din, const float *dout, const float *in, long n);
 
 /* ---- pooling, window Z×Z with stride Z: in[N][H][W][C] -> out[N][H/Z][W/Z][C]
  * (Z divides H and W). On a CN map call them with (N·C, H, W, 1). ---- */
-/* out = (1/Z²)·Σ of the window (§3.4 for Z = 2) */
+/* out = (1/Z²)·Σ of the window (docs/maths.md §2.3) */
 void cnn_avgpool_forward(float *out, const float *in, int N, int H, int W, int C, int Z);
-/* din[n][y][x][c] = dout[n][y/Z][x/Z][c] / Z², written */
+/* din[n][y][x][c] = dout[n][y/Z][x/Z][c] / Z², written (§3.4) */
 void cnn_avgpool_backward(float *din, const float *dout, int N, int H, int W, int C, int Z);
-/* out = max of the window */
+/* out = max of the window (§2.3) */
 void cnn_maxpool_forward(float *out, const float *in, int N, int H, int W, int C, int Z);
 /* din (written) is zero except at each window's arg-max, which receives that
  * window's dout. Ties: the first maximum in row-major order inside the

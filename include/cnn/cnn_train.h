@@ -14,7 +14,7 @@
 typedef struct {
     int epochs;              /* total epochs, counting those a resumed run already did */
     int batch;               /* samples per SGD step */
-    float lr;                /* learning rate α of seed §4 */
+    float lr;                /* learning rate α of docs/maths.md §4 */
     uint64_t seed;           /* seeds the one RNG: initialisation and shuffling */
     int threads;             /* OpenMP threads; 0 = OpenMP's default */
     cnn_impl impl;

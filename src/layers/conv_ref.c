@@ -1,6 +1,6 @@
 /* conv_ref.c — the reference convolution: direct loops over channels-last
- * (NC) maps that read like the equations (cnn-math.md §2.1 and §3.6, with
- * input channels, zero padding and stride added as in docs/maths.md). These
+ * (NC) maps that read like the equations (docs/maths.md §2.1 and §3.6, with
+ * input channels, zero padding and stride). These
  * are what the blas convolution (conv_blas.c) is tested and benchmarked
  * against, so clarity comes first; but the padding is handled by clipping
  * each loop's range, not by a test per tap, and for the seed's shape

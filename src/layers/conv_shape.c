@@ -1,6 +1,6 @@
 /* conv_shape.c — the one place where a convolution's output size is derived
- * from its input, filter, padding and stride (docs/maths.md, convolution
- * with padding and stride; the seed's §2.1 is P = 0, S = 1: 28 − 5 + 1). */
+ * from its input, filter, padding and stride (docs/maths.md §2.1; the
+ * seed's layer is P = 0, S = 1: 28 − 5 + 1). */
 #include "cnn_layers.h"
 
 cnn_conv_shape cnn_conv_shape_make(int C, int H, int W, int F, int K, int P, int S)

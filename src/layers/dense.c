@@ -1,5 +1,5 @@
 /* dense.c — the fully connected layer, forward and backward, in its two
- * implementations: *_ref direct loops (cnn-math.md §2.5, §3.3) and *_blas
+ * implementations: *_ref direct loops (docs/maths.md §2.5, §3.3) and *_blas
  * the same products as one SGEMM per call (SGEMV/SGER for one sample):
  *   out = in·wᵀ + b,   dw += doutᵀ·in,   din = dout·w
  * on in[N][IN], w[OUT][IN] (PyTorch's layout), row-major. The blas kernels

@@ -1,6 +1,6 @@
 /* pool.c — average and max pooling over Z×Z windows with stride Z, forward
- * and backward, on channels-last (NC) maps [N][H][W][C] (cnn-math.md §2.3
- * and §3.4 for Z = 2; max-pooling in docs/maths.md). Z divides H and W, so
+ * and backward, on channels-last (NC) maps [N][H][W][C] (docs/maths.md §2.3
+ * and §3.4, average and max, with the tie rule). Z divides H and W, so
  * the windows tile the map. A channel-major (CN) map [C][N·H·W] is the NC
  * map of N·C one-channel samples, so the same kernels serve both layouts.
  * There is one implementation of each, shared by the ref and blas paths

@@ -1,5 +1,5 @@
 /* relu.c — ReLU, forward and backward, elementwise over any layout
- * (cnn-math.md §2.2 and §3.5). The ref and the blas paths share it; the
+ * (docs/maths.md §2.2 and §3.5). The ref and the blas paths share it; the
  * blas path mostly runs it inside fused.c's single pass instead. */
 #include "cnn_layers.h"
 

@@ -1,5 +1,5 @@
 /* softmax.c — softmax with cross-entropy over the logits of N samples,
- * forward and backward (cnn-math.md §2.6, §3.2), and the softmax Jacobian
+ * forward and backward (docs/maths.md §2.6, §3.2), and the softmax Jacobian
  * of §3.1 that the tests check §3.2 against. One implementation, shared by
  * the ref and blas paths: it is a few dozen flops per sample. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* train.c — the training loop (seed §4): each epoch visits the training set
+/* train.c — the training loop (docs/maths.md §4): each epoch visits the training set
  * in an order drawn from the one RNG, one SGD step per mini-batch, then
  * evaluates on the test set. Checkpoints carry the RNG state at the start of
  * the epoch and the position in it, so a resumed run regenerates the same
