@@ -94,11 +94,31 @@ void cnn_im2col(float *col, long ld, const float *img, long plane, const cnn_con
 /* The adjoint of im2col: every pixel receives the sum of the col entries
  * that were copied from it, in (k, l, i, j) order; entries that im2col set
  * to 0 for the padding belong to no pixel and are dropped. */
+/* Add n floats of src into dst: a separate function with restrict so that
+ * the compiler vectorises it without a runtime overlap check (callgrind,
+ * LeNet-5 training step: col2im 71.7 M -> see git log). */
+static void add_run(float *restrict dst, const float *restrict src, int n)
+{
+    for (int j = 0; j < n; j++)
+        dst[j] += src[j];
+}
+
 void cnn_col2im(float *img, long plane, const float *col, long ld, const cnn_conv_shape *s)
 {
     const int H = s->H, W = s->W, K = s->K, P = s->P, S = s->S, OH = s->OH, OW = s->OW;
     for (int c = 0; c < s->C; c++)
         memset(img + c * plane, 0, (size_t)H * W * sizeof *img);
+    if (P == 0 && S == 1) {
+        for (int c = 0; c < s->C; c++)
+            for (int k = 0; k < K; k++)
+                for (int l = 0; l < K; l++) {
+                    const float *row = col + (long)((c * K + k) * K + l) * ld;
+                    float *x = img + c * plane + (long)k * W + l;
+                    for (int i = 0; i < OH; i++)
+                        add_run(x + (long)i * W, row + (long)i * OW, OW);
+                }
+        return;
+    }
     for (int c = 0; c < s->C; c++) {
         float *x = img + c * plane;
         for (int k = 0; k < K; k++) {
@@ -115,8 +135,7 @@ void cnn_col2im(float *img, long plane, const float *col, long ld, const cnn_con
                     float *dst = x + (long)(i * S + k - P) * W + (jlo * S + l - P);
                     const float *src = row + (long)i * OW;
                     if (S == 1) /* unit stride: a plain vector add */
-                        for (int j = jlo; j < jhi; j++)
-                            dst[j - jlo] += src[j];
+                        add_run(dst, src + jlo, jhi - jlo);
                     else
                         for (int j = jlo; j < jhi; j++)
                             dst[(long)(j - jlo) * S] += src[j];
