@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
-#ifdef __SSE2__
+#if defined(__SSE2__) && !defined(CNN_OPTIM_FMA)
 #include <emmintrin.h>
+#define USE_SSE2 1
 #endif
 
 #include "cnn_optim.h"
@@ -238,7 +239,18 @@ static double block_sumsq(const float *g, long lo, long hi)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-/* ---- The kernels, one segment [lo, hi) each ---- */
+/* ---- The kernels, one segment [lo, hi) each ----
+ * MADD(a, b, c) is a + b·c where PyTorch writes add(a, c, alpha=b) or
+ * addcmul: its CPU kernels (AVX2 build) fuse these into one FMA. Here the
+ * product and the sum are rounded separately, as C11 without contraction
+ * does, except in the copy of this file that tests/optim_torch.py builds with
+ * CNN_OPTIM_FMA to show that, with the FMA, the results are PyTorch's bit for
+ * bit. */
+#ifdef CNN_OPTIM_FMA
+#define MADD(a, b, c) fmaf(b, c, a)
+#else
+#define MADD(a, b, c) ((a) + (b) * (c))
+#endif
 
 typedef struct {
     float lr, wd;       /* wd: 0 outside the decay ranges */
@@ -248,33 +260,33 @@ typedef struct {
 } consts;
 
 /* _single_tensor_sgd. grad.add(param, alpha=wd); buf.mul_(μ).add_(d_p)
- * (alpha = 1 − dampening = 1); d_p.add(buf, alpha=μ); param.add_(d_p,
- * alpha=−lr). p + (−lr)·d is p − lr·d exactly, so μ = 0, wd = 0 is the old
- * update p -= lr·g bit for bit. */
+ * (alpha = 1 − dampening = 1: exact, fused or not); d_p.add(buf, alpha=μ);
+ * param.add_(d_p, alpha=−lr). p + (−lr)·d is p − lr·d exactly, so μ = 0,
+ * wd = 0 is the old update p -= lr·g bit for bit. */
 static void sgd_seg(float *restrict p, const float *restrict g, float *restrict buf, long lo,
                     long hi, const consts *k, int first, int nesterov)
 {
     const float lr = k->lr, wd = k->wd, mom = k->mom;
     if (!buf && wd == 0.0f) {
         for (long i = lo; i < hi; i++)
-            p[i] -= lr * g[i];
+            p[i] = MADD(p[i], -lr, g[i]);
         return;
     }
     if (!buf) {
         for (long i = lo; i < hi; i++) {
-            float d = g[i] + wd * p[i];
-            p[i] -= lr * d;
+            float d = MADD(g[i], wd, p[i]);
+            p[i] = MADD(p[i], -lr, d);
         }
         return;
     }
     for (long i = lo; i < hi; i++) {
         float d = g[i];
         if (wd != 0.0f)
-            d = d + wd * p[i];
+            d = MADD(d, wd, p[i]);
         float b = first ? d : buf[i] * mom + d; /* torch.clone(d_p) on the first step */
         buf[i] = b;
-        d = nesterov ? d + mom * b : b;
-        p[i] -= lr * d;
+        d = nesterov ? MADD(d, mom, b) : b;
+        p[i] = MADD(p[i], -lr, d);
     }
 }
 
@@ -290,7 +302,7 @@ static void adam_seg(float *restrict p, const float *restrict g, float *restrict
     const float bc2 = k->bc2_sqrt, eps = k->eps, ns = k->neg_step, dm = k->decay_mul;
     const int l2 = !adamw && wd != 0.0f, decoupled = adamw && wd != 0.0f;
     long i = lo;
-#ifdef __SSE2__
+#ifdef USE_SSE2
     /* The same operations four at a time. Without -fno-math-errno (not a
      * project flag) GCC keeps sqrtf scalar and so the whole loop: 196 µs an
      * update at 61,706 parameters, against 55 µs here. */
@@ -315,11 +327,11 @@ static void adam_seg(float *restrict p, const float *restrict g, float *restrict
     for (; i < hi; i++) {
         float gi = g[i], pi = p[i];
         if (l2)
-            gi = gi + wd * pi;
+            gi = MADD(gi, wd, pi);
         if (decoupled)
             pi = pi * dm;
-        float mi = m[i] * b1 + omb1 * gi;
-        float vi = v[i] * b2 + (omb2 * gi) * gi;
+        float mi = MADD(m[i] * b1, omb1, gi);
+        float vi = MADD(v[i] * b2, omb2 * gi, gi);
         float denom = sqrtf(vi) / bc2 + eps;
         m[i] = mi;
         v[i] = vi;
