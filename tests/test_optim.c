@@ -323,15 +323,16 @@ static void test_state_round_trip(void **state)
     }
 }
 
-/* More than two norm blocks, a length that is no multiple of 4, clipping on,
- * decay ranges: 1, 2 and 3 threads give the same bits. */
+/* Enough parameters for the parallel region (32768), many norm blocks, a
+ * length that is no multiple of 4, clipping on, decay ranges: 1, 2 and 3
+ * threads give the same bits. */
 static void test_thread_count_independent(void **state)
 {
     (void)state;
-    enum { N = 10007, STEPS = 3 };
+    enum { N = 40009, STEPS = 3 };
     static float p[3][N], g[N], g0[N];
     double norms[3][STEPS];
-    const cnn_range w[2] = {{5000, 4000}, {1, 4001}};
+    const cnn_range w[2] = {{20000, 16000}, {1, 16001}};
     for (int k = 0; k < 3; k++) {
         for (int th = 1; th <= 3; th++) {
             cnn_optim_opts o;
@@ -345,7 +346,7 @@ static void test_thread_count_independent(void **state)
             assert_int_equal(cnn_optim_create(&opt, &o, N, w, 2, NULL), CNN_OK);
             fill(p[th - 1], N, 7, -1.0f, 1.0f);
             for (int s = 0; s < STEPS; s++) {
-                fill(g0, N, 60 + s, -0.1f, 0.1f);
+                fill(g0, N, 60 + s, -0.05f, 0.05f);
                 memcpy(g, g0, sizeof g);
                 double *norm = &norms[th - 1][s];
                 assert_int_equal(cnn_optim_step(opt, p[th - 1], g, N, 0.05f, norm), CNN_OK);

@@ -38,7 +38,9 @@ typedef struct {
     double eps;          /* Adam/AdamW: ≥ 0 */
     double weight_decay; /* ≥ 0; applied only to the decay ranges (see create) */
     double clip_norm;    /* > 0: clip the global gradient L2 norm to this; 0 = off */
-    int threads;         /* OpenMP threads for the step; 0 = OpenMP's default */
+    int threads;         /* OpenMP threads for a step of ≥ 32768 parameters
+                          * (smaller ones run serially: faster); 0 = OpenMP's
+                          * default. Results do not depend on it. */
 } cnn_optim_opts;
 
 /* sgd, momentum 0, nesterov 0, beta1 0.9, beta2 0.999, eps 1e-8,

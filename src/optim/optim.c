@@ -15,8 +15,9 @@
 
 #include "cnn_optim.h"
 
-/* Elements per block of the gradient norm's fixed summation order. */
-enum { NORM_BLOCK = 4096 };
+/* Elements per block of the gradient norm's fixed summation order; fewer
+ * parameters than PAR_MIN are updated by one thread (see cnn_optim_step). */
+enum { NORM_BLOCK = 4096, PAR_MIN = 32768 };
 
 /* One run of parameters with one weight decay: the decay ranges and the gaps
  * between them, sorted, covering [0, n). */
@@ -30,7 +31,7 @@ struct cnn_optim {
     long n, t;
     int nseg;
     segment *seg;
-    int threads;          /* for the update's parallel region */
+    int threads;          /* for the update's parallel region, from PAR_MIN on */
     double *block_sums;   /* [ceil(n / NORM_BLOCK)] */
     int nstate;
     float *state[2];
@@ -423,28 +424,28 @@ cnn_status cnn_optim_step(cnn_optim *opt, float *params, float *grads, long n, f
      * thread adds the block sums in order (all get the same norm), clips
      * and updates its own contiguous share [n·id/T, n·(id+1)/T). Every
      * element sees the same operations whoever runs it.
-     * Measured with bench/optim (µs per update, median, 2-core AMD EPYC,
-     * machine shared, so ±20%):
-     *                      61,706 params (LeNet-5)   22,000 (seed net)
-     *                      1 thread   2 threads      1 thread   2 threads
-     *   sgd                  15         15              5          8
-     *   sgd momentum         22         16              6          9
-     *   adam / adamw         55         35             19         17
-     * Two threads pay off for Adam and momentum at LeNet-5 size and cost a
-     * few µs on plain SGD at the seed size; all of it is under 2% of a
-     * training step (LeNet-5 at batch 64: 3–4 ms). The caller passes its
-     * thread count. One thread skips the region: entering it serially still
-     * cost ~5 µs. */
+     * Measured with bench/optim --threads T --n N (µs per update, median,
+     * 2-core AMD EPYC shared with other work, so ±20%):
+     *                      N = 61,706 (LeNet-5)      N = 22,000 (seed net)
+     *                      T = 1      T = 2          T = 1      T = 2
+     *   sgd                  14         15              5          9
+     *   sgd momentum 0.9     18         16              6          9
+     *   adam / adamw         53         34             19         17
+     * So: the region from PAR_MIN parameters on (Adam 53 → 34 µs at LeNet-5
+     * size), serial below it, where the region's cost (~4 µs, more when the
+     * other core is busy) eats the gain. All of it is under 2% of a LeNet-5
+     * training step at batch 64 (3–4 ms). */
     const long nblocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
     double *bsum = opt->block_sums;
     double norm;
-    if (opt->threads <= 1) {
+    const int threads = n >= PAR_MIN ? opt->threads : 1;
+    if (threads <= 1) {
         sum_blocks(grads, n, bsum, 0, nblocks);
         norm = total_norm(bsum, nblocks);
         if (isfinite((float)norm))
             clip_and_update(opt, params, grads, k, (float)norm, 0, n);
     } else {
-#pragma omp parallel num_threads(opt->threads)
+#pragma omp parallel num_threads(threads)
         {
             const int nt = omp_get_num_threads(), id = omp_get_thread_num();
 #pragma omp for schedule(static)
