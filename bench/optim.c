@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "cnn_optim.h"
 #include "cnn_rng.h"
 
@@ -36,17 +38,18 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: %s [--n N] [--repeats R]\n"
+            "usage: %s [--n N] [--repeats R] [--threads T]\n"
             "Times one cnn_optim_step per optimizer on N parameters (default %d, LeNet-5:\n"
             "weights decayed, biases not; another N decays its first 90%%), median of R\n"
-            "single updates (default 301) after 20 untimed ones; prints µs per update.\n",
+            "single updates (default 301) after 20 untimed ones, on T threads (default\n"
+            "OpenMP's, i.e. all cores); prints µs per update.\n",
             PROG, LENET5_PARAMS);
 }
 
 int main(int argc, char **argv)
 {
     long n = LENET5_PARAMS;
-    int repeats = 301;
+    int repeats = 301, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -55,13 +58,17 @@ int main(int argc, char **argv)
             n = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) {
             repeats = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = (int)strtol(argv[++i], NULL, 10);
         } else {
             fprintf(stderr, "%s: unknown option %s (try --help)\n", PROG, argv[i]);
             return 2;
         }
     }
-    if (n < 1 || n > 100000000 || repeats < 1 || repeats > 1000000) {
-        fprintf(stderr, "%s: --n must be in 1..1e8, --repeats in 1..1e6\n", PROG);
+    if (n < 1 || n > 100000000 || repeats < 1 || repeats > 1000000 || threads < 0 ||
+        threads > 1024) {
+        fprintf(stderr, "%s: --n must be in 1..1e8, --repeats in 1..1e6, --threads in 0..1024\n",
+                PROG);
         return 2;
     }
 
@@ -106,7 +113,8 @@ int main(int argc, char **argv)
         g0[i] = cnn_rng_uniform(&rng, -5e-4f, 5e-4f);
     }
 
-    printf("%ld parameters, median of %d updates\n", n, repeats);
+    printf("%ld parameters, %d threads, median of %d updates\n", n,
+           threads > 0 ? threads : omp_get_max_threads(), repeats);
     printf("%-28s %10s\n", "optimizer", "us/update");
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
         cnn_optim_opts o;
@@ -116,6 +124,7 @@ int main(int argc, char **argv)
         o.nesterov = rows[r].nesterov;
         o.weight_decay = rows[r].wd;
         o.clip_norm = rows[r].clip;
+        o.threads = threads;
         cnn_optim *opt;
         cnn_err err;
         if (cnn_optim_create(&opt, &o, n, ranges, nr, &err) != CNN_OK) {
