@@ -147,6 +147,11 @@ cnn_status ckpt_resume_options(const char *path, const cnn_model_meta *m,
     /* Options a checkpoint has always recorded. */
     if (!(o->given & CNN_GIVEN_EPOCHS))
         eff->epochs = m->epochs;
+    else if (o->epochs != m->epochs && m->epochs > 0 && get(m, "schedule", buf, sizeof buf) &&
+             strcmp(buf, "cosine") == 0)
+        say(&r, "--epochs %d -> %d stretches the cosine schedule: no longer an exact "
+                "continuation",
+            m->epochs, o->epochs);
     if (!(o->given & CNN_GIVEN_BATCH)) {
         eff->batch = m->batch;
     } else if (o->batch != m->batch) {

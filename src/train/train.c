@@ -521,9 +521,10 @@ static cnn_status train_epochs(run *r)
         if (p->stopping) {
             char line[160];
             snprintf(line, sizeof line,
-                     "early stop: no better validation accuracy for %d epochs (best: epoch %d, "
+                     "early stop: no better validation accuracy for %d epoch%s (best: epoch %d, "
                      "%.2f%%)",
-                     r->o.patience, r->best.best_epoch, 100.0 * r->best.best_accuracy);
+                     r->o.patience, r->o.patience == 1 ? "" : "s", r->best.best_epoch,
+                     100.0 * r->best.best_accuracy);
             note(line, r);
             return CNN_OK;
         }
