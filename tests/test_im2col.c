@@ -1,92 +1,80 @@
-/* test_im2col.c — the lowering behind the BLAS convolution (cnn_layers.h).
- * im2col must lay out row p = i·OW + j as the K×K patch at (i, j), checked on
- * hand-made images (square and non-square, so H and W cannot be swapped
- * unnoticed); col2im must be its exact adjoint, ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩,
- * which is what makes the BLAS input gradient equal §3.6; and col2im of all
- * ones must count the patches covering each pixel. */
+/* test_im2col.c — the lowering behind the blas convolution (cnn_layers.h),
+ * with channels, zero padding and stride. im2col must lay out column
+ * p = i·OW + j as the C×K×K patch at (i, j), rows in (c, k, l) order, with
+ * 0 in the padding: checked on hand-made images (square and not, so that H
+ * and W cannot be swapped unnoticed; padded; strided; two channels whose
+ * planes are not adjacent, so the plane stride is honoured). col2im must be
+ * its exact adjoint, ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩, which is what makes the
+ * blas input gradient equal §3.6; and col2im of all ones must count the
+ * patches covering each pixel. Both must write exactly their own block:
+ * all of it, nothing outside (cols side by side with ld > P, planes with
+ * gaps between them). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cnn.h"
 #include "cnn_layers.h"
 #include "cnn_rng.h"
+#include "testutil.h"
 
 typedef struct {
-    int H, W, K;
-} shape;
+    int C, H, W, K, P, S;
+} lowering;
 
-static const shape shapes[] = {
-    {CNN_IN_H, CNN_IN_W, CNN_KSIZE}, /* the seed network */
-    {9, 7, 3},                       /* odd, non-square */
-    {5, 8, 5},                       /* a single row of patches */
-    {6, 4, 1},                       /* 1×1: im2col is a copy */
+static const lowering shapes[] = {
+    {1, CNN_IN_H, CNN_IN_W, CNN_KSIZE, 0, 1}, /* the seed network */
+    {1, 9, 7, 3, 0, 1},                       /* odd, non-square */
+    {1, 5, 8, 5, 0, 1},                       /* a single row of patches */
+    {1, 6, 4, 1, 0, 1},                       /* 1×1: im2col is a copy */
+    {3, 9, 7, 3, 1, 1},                       /* channels, "same" padding */
+    {2, 10, 9, 3, 1, 2},                      /* stride 2 with padding */
+    {2, 11, 11, 3, 2, 3},                     /* stride 3: pixels no patch reads */
+    {4, 8, 8, 2, 0, 2},                       /* stride = kernel */
+    {2, 3, 3, 5, 1, 1},                       /* kernel = padded map */
+    {1, 2, 3, 5, 2, 2},                       /* kernel larger than the map */
 };
+enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 
-static float *alloc(long n)
+static cnn_conv_shape conv_of(const lowering *l)
 {
-    float *p = malloc((size_t)n * sizeof *p);
-    assert_non_null(p);
-    return p;
+    return cnn_conv_shape_make(l->C, l->H, l->W, 1, l->K, l->P, l->S);
 }
 
-static void test_adjoint_identity(void **state)
-{
-    (void)state;
-    cnn_rng r;
-    cnn_rng_seed(&r, 21);
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const int H = shapes[s].H, W = shapes[s].W, K = shapes[s].K;
-        long n = (long)H * W, P = (long)(H - K + 1) * (W - K + 1), m = P * K * K;
-        const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, 1, K, 0, 1);
-        float *x = alloc(n), *c = alloc(m), *col = alloc(m), *img = alloc(n);
-        for (long i = 0; i < n; i++)
-            x[i] = cnn_rng_uniform(&r, -1.0f, 1.0f);
-        for (long i = 0; i < m; i++)
-            c[i] = cnn_rng_uniform(&r, -1.0f, 1.0f);
-        cnn_im2col(col, P, x, n, &cs);
-        cnn_col2im(img, n, c, P, &cs);
-        double lhs = 0.0, rhs = 0.0, mag = 0.0;
-        for (long i = 0; i < m; i++) {
-            lhs += (double)col[i] * c[i];
-            mag += fabs((double)col[i] * c[i]);
-        }
-        for (long i = 0; i < n; i++)
-            rhs += (double)x[i] * img[i];
-        /* col2im sums up to K² floats per pixel: allow that rounding only */
-        printf("%dx%d K=%d: <im2col x, c> = %.9g, <x, col2im c> = %.9g\n", H, W, K, lhs, rhs);
-        assert_true(fabs(lhs - rhs) <= 1e-6 * mag);
-        free(x);
-        free(c);
-        free(col);
-        free(img);
-    }
-}
+/* ---- by hand ---- */
 
-/* img[i][j] = i·W + j, so col lists pixel numbers. `expect` is written one
- * patch per line (patch p, tap r at expect[p·K² + r]), which is col read
- * column by column: col[r][p]. */
-static void check_rows(int H, int W, int K, const float *expect)
+/* img: C planes of H×W, `plane` floats apart, pixel t of plane c holding
+ * vals(c, t) (0 never, so that 0 in col means padding). `expect` is written
+ * one patch per line (patch p, tap r = (c·K + k)·K + l at expect[p·CKK + r]),
+ * which is col read column by column: col[r][p]. */
+static void check_patches(const cnn_conv_shape *s, long plane, const float *img,
+                          const float *expect)
 {
-    long P = (long)(H - K + 1) * (W - K + 1);
-    float *img = alloc((long)H * W), *col = alloc(P * K * K);
-    for (int i = 0; i < H * W; i++)
-        img[i] = (float)i;
-    const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, 1, K, 0, 1);
-    cnn_im2col(col, P, img, (long)H * W, &cs);
+    const long P = (long)s->OH * s->OW, CKK = (long)s->C * s->K * s->K;
+    float *col = filled(CKK * P, GARBAGE);
+    cnn_im2col(col, P, img, plane, s);
     for (long p = 0; p < P; p++)
-        for (long r = 0; r < K * K; r++)
-            if (col[r * P + p] != expect[p * K * K + r])
-                fail_msg("%dx%d K=%d: patch %ld, tap %ld is %g, expected %g", H, W, K, p, r,
-                         (double)col[r * P + p], (double)expect[p * K * K + r]);
-    free(img);
+        for (long r = 0; r < CKK; r++)
+            if (col[r * P + p] != expect[p * CKK + r])
+                fail_msg("C=%d %dx%d K=%d P=%d S=%d: patch %ld, tap %ld is %g, expected %g",
+                         s->C, s->H, s->W, s->K, s->P, s->S, p, r, (double)col[r * P + p],
+                         (double)expect[p * CKK + r]);
     free(col);
+}
+
+/* One channel, pixel t = t + base. */
+static void check_one(int H, int W, int K, int P, int S, float base, const float *expect)
+{
+    const cnn_conv_shape s = cnn_conv_shape_make(1, H, W, 1, K, P, S);
+    float *img = alloc((long)H * W);
+    for (int t = 0; t < H * W; t++)
+        img[t] = (float)t + base;
+    check_patches(&s, (long)H * W, img, expect);
+    free(img);
 }
 
 static void test_im2col_by_hand(void **state)
@@ -95,74 +83,186 @@ static void test_im2col_by_hand(void **state)
     /*  0  1  2  3
      *  4  5  6  7
      *  8  9 10 11
-     * 12 13 14 15   K = 3: four patches, row p = i·2 + j */
-    static const float expect_4x4[4 * 9] = {
+     * 12 13 14 15   K = 3: four patches, p = i·2 + j */
+    static const float e_4x4[4 * 9] = {
         0, 1, 2, 4, 5, 6, 8, 9, 10,     /* (0,0) */
         1, 2, 3, 5, 6, 7, 9, 10, 11,    /* (0,1) */
         4, 5, 6, 8, 9, 10, 12, 13, 14,  /* (1,0) */
         5, 6, 7, 9, 10, 11, 13, 14, 15, /* (1,1) */
     };
-    check_rows(4, 4, 3, expect_4x4);
+    check_one(4, 4, 3, 0, 1, 0.0f, e_4x4);
 
     /* 0  1  2  3
      * 4  5  6  7
      * 8  9 10 11   H = 3, W = 4, K = 2: OH = 2, OW = 3 */
-    static const float expect_3x4[6 * 4] = {
+    static const float e_3x4[6 * 4] = {
         0, 1, 4, 5,  1, 2, 5, 6,  2, 3, 6, 7,    /* (0,0) (0,1) (0,2) */
         4, 5, 8, 9,  5, 6, 9, 10, 6, 7, 10, 11,  /* (1,0) (1,1) (1,2) */
     };
-    check_rows(3, 4, 2, expect_3x4);
+    check_one(3, 4, 2, 0, 1, 0.0f, e_3x4);
+
+    /* 1 2 3
+     * 4 5 6
+     * 7 8 9   K = 3, P = 1: nine patches, 0 where they hang over the edge */
+    static const float e_pad[9 * 9] = {
+        0, 0, 0, 0, 1, 2, 0, 4, 5,  0, 0, 0, 1, 2, 3, 4, 5, 6,  0, 0, 0, 2, 3, 0, 5, 6, 0,
+        0, 1, 2, 0, 4, 5, 0, 7, 8,  1, 2, 3, 4, 5, 6, 7, 8, 9,  2, 3, 0, 5, 6, 0, 8, 9, 0,
+        0, 4, 5, 0, 7, 8, 0, 0, 0,  4, 5, 6, 7, 8, 9, 0, 0, 0,  5, 6, 0, 8, 9, 0, 0, 0, 0,
+    };
+    check_one(3, 3, 3, 1, 1, 1.0f, e_pad);
+
+    /*  0  1  2  3  4
+     *  5  6  7  8  9
+     * 10 11 12 13 14
+     * 15 16 17 18 19
+     * 20 21 22 23 24   K = 3, S = 2: patches start at rows and columns 0, 2 */
+    static const float e_stride[4 * 9] = {
+        0, 1, 2, 5, 6, 7, 10, 11, 12,       2, 3, 4, 7, 8, 9, 12, 13, 14,
+        10, 11, 12, 15, 16, 17, 20, 21, 22, 12, 13, 14, 17, 18, 19, 22, 23, 24,
+    };
+    check_one(5, 5, 3, 0, 2, 0.0f, e_stride);
+
+    /*  1  2  3  4
+     *  5  6  7  8
+     *  9 10 11 12
+     * 13 14 15 16   K = 3, P = 1, S = 2: OH = (4 + 2 − 3)/2 + 1 = 2; patch
+     * (i, j) reads rows 2i−1 .. 2i+1 and columns 2j−1 .. 2j+1 */
+    static const float e_pad_stride[4 * 9] = {
+        0, 0, 0, 0, 1, 2, 0, 5, 6,       0, 0, 0, 2, 3, 4, 6, 7, 8,
+        0, 5, 6, 0, 9, 10, 0, 13, 14,    6, 7, 8, 10, 11, 12, 14, 15, 16,
+    };
+    check_one(4, 4, 3, 1, 2, 1.0f, e_pad_stride);
+
+    /* Two channels of 2×3, planes 9 floats apart (3 of gap, holding −1,
+     * which must never show), K = 2: two patches of 2·4 taps, (c, k, l).
+     *   c0:  1  2  3    c1: 11 12 13
+     *        4  5  6        14 15 16 */
+    static const float e_chan[2 * 8] = {
+        1, 2, 4, 5, 11, 12, 14, 15, /* (0,0) */
+        2, 3, 5, 6, 12, 13, 15, 16, /* (0,1) */
+    };
+    float img[18];
+    for (int t = 0; t < 18; t++)
+        img[t] = -1.0f;
+    for (int t = 0; t < 6; t++) {
+        img[t] = (float)(t + 1);
+        img[9 + t] = (float)(t + 11);
+    }
+    const cnn_conv_shape s = cnn_conv_shape_make(2, 2, 3, 1, 2, 0, 1);
+    check_patches(&s, 9, img, e_chan);
 }
 
-/* Patches covering pixel (i, j): the k in [0, K) with 0 ≤ i − k < OH, times
- * the same along j. */
-static int cover(int i, int H, int K)
+/* ---- adjoint ---- */
+
+/* Several samples side by side as the blas convolution lays them out: N
+ * samples' planes interleaved (plane = N·H·W plus a gap), cols ld = N·P + 3
+ * apart. Checks ⟨im2col x, y⟩ = ⟨x, col2im y⟩, and that each call wrote all
+ * of its own block and nothing else. */
+static void test_adjoint_identity(void **state)
 {
-    int OH = H - K + 1, n = 0;
-    for (int k = 0; k < K; k++)
-        n += i - k >= 0 && i - k < OH;
+    (void)state;
+    enum { N = 3, GAP = 5 };
+    cnn_rng r;
+    cnn_rng_seed(&r, 21);
+    for (int t = 0; t < NSHAPES; t++) {
+        const cnn_conv_shape s = conv_of(&shapes[t]);
+        const long HW = (long)s.H * s.W, P = (long)s.OH * s.OW, CKK = (long)s.C * s.K * s.K;
+        const long plane = N * HW + GAP, nimg = s.C * plane, ld = N * P + 3, ncol = CKK * ld;
+        float *x = random_array(&r, nimg), *y = random_array(&r, ncol);
+        float *col = filled(ncol, GARBAGE), *img = filled(nimg, GARBAGE);
+        for (int n = 0; n < N; n++) {
+            cnn_im2col(col + n * P, ld, x + n * HW, plane, &s);
+            cnn_col2im(img + n * HW, plane, y + n * P, ld, &s);
+        }
+        double lhs = 0.0, rhs = 0.0, mag = 0.0;
+        for (long row = 0; row < CKK; row++)
+            for (long q = 0; q < ld; q++) {
+                float v = col[row * ld + q];
+                if (q >= N * P) { /* the 3 spare columns: untouched */
+                    assert_true(v == GARBAGE);
+                    continue;
+                }
+                assert_true(v != GARBAGE); /* written */
+                lhs += (double)v * y[row * ld + q];
+                mag += fabs((double)v * y[row * ld + q]);
+            }
+        for (int c = 0; c < s.C; c++)
+            for (long q = 0; q < plane; q++) {
+                float v = img[c * plane + q];
+                if (q >= N * HW) { /* the gap between planes: untouched */
+                    assert_true(v == GARBAGE);
+                    continue;
+                }
+                assert_true(v != GARBAGE);
+                rhs += (double)x[c * plane + q] * v;
+            }
+        /* col2im sums up to C·K² floats per pixel: allow that rounding only */
+        printf("C=%d %dx%d K=%d P=%d S=%d: <im2col x, y> = %.9g, <x, col2im y> = %.9g\n", s.C,
+               s.H, s.W, s.K, s.P, s.S, lhs, rhs);
+        assert_true(mag > 0.0);
+        assert_true(fabs(lhs - rhs) <= 1e-6 * mag);
+        FREE_ALL(x, y, col, img);
+    }
+}
+
+/* ---- col2im counts patches ---- */
+
+/* Patches covering row y: the (i, k) with i·S + k − P = y, 0 ≤ i < OH,
+ * 0 ≤ k < K; a pixel's count is that of its row times that of its column. */
+static int cover(int y, int OH, int K, int P, int S)
+{
+    int n = 0;
+    for (int i = 0; i < OH; i++)
+        for (int k = 0; k < K; k++)
+            n += i * S + k - P == y;
     return n;
 }
 
 static void test_col2im_counts_patches(void **state)
 {
     (void)state;
-    static const float expect_4x4[16] = {1, 2, 2, 1, 2, 4, 4, 2, 2, 4, 4, 2, 1, 2, 2, 1};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const int H = shapes[s].H, W = shapes[s].W, K = shapes[s].K;
-        long n = (long)H * W, m = (long)(H - K + 1) * (W - K + 1) * K * K;
-        float *ones = alloc(m), *img = alloc(n);
-        for (long i = 0; i < m; i++)
-            ones[i] = 1.0f;
-        for (long i = 0; i < n; i++)
-            img[i] = 777.0f; /* col2im writes, it does not add */
-        const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, 1, K, 0, 1);
-        cnn_col2im(img, n, ones, (long)(H - K + 1) * (W - K + 1), &cs);
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < W; j++)
-                if (img[i * W + j] != (float)(cover(i, H, K) * cover(j, W, K)))
-                    fail_msg("%dx%d K=%d: pixel (%d,%d) covered %g times, expected %d", H, W,
-                             K, i, j, (double)img[i * W + j], cover(i, H, K) * cover(j, W, K));
-        assert_true(img[0] == 1.0f && img[n - 1] == 1.0f); /* corners: one patch */
-        if (H >= 2 * K - 1 && W >= 2 * K - 1) /* the centre is covered by every tap */
-            assert_true(img[(H / 2) * W + W / 2] == (float)(K * K));
-        free(ones);
-        free(img);
+    for (int t = 0; t < NSHAPES; t++) {
+        const cnn_conv_shape s = conv_of(&shapes[t]);
+        const long HW = (long)s.H * s.W, P = (long)s.OH * s.OW, CKK = (long)s.C * s.K * s.K;
+        float *ones = filled(CKK * P, 1.0f), *img = filled(s.C * HW, GARBAGE);
+        cnn_col2im(img, HW, ones, P, &s); /* it writes, it does not add */
+        for (int c = 0; c < s.C; c++)
+            for (int y = 0; y < s.H; y++)
+                for (int x = 0; x < s.W; x++) {
+                    int expect = cover(y, s.OH, s.K, s.P, s.S) * cover(x, s.OW, s.K, s.P, s.S);
+                    if (img[c * HW + y * s.W + x] != (float)expect)
+                        fail_msg("C=%d %dx%d K=%d P=%d S=%d: pixel (%d,%d,%d) covered %g times, "
+                                 "expected %d", s.C, s.H, s.W, s.K, s.P, s.S, c, y, x,
+                                 (double)img[c * HW + y * s.W + x], expect);
+                }
+        if (s.P == 0 && s.S == 1) {
+            assert_true(img[0] == 1.0f && img[HW - 1] == 1.0f); /* corners: one patch */
+            if (s.H >= 2 * s.K - 1 && s.W >= 2 * s.K - 1) /* the centre: every tap */
+                assert_true(img[(s.H / 2) * s.W + s.W / 2] == (float)(s.K * s.K));
+        }
+        FREE_ALL(ones, img);
     }
 
-    float ones[4 * 9], img[16];
-    for (int i = 0; i < 4 * 9; i++)
+    /* by hand: 4×4, K = 3 (valid: 2×2 patches) */
+    static const float e_valid[16] = {1, 2, 2, 1, 2, 4, 4, 2, 2, 4, 4, 2, 1, 2, 2, 1};
+    /* 4×4, K = 3, P = 1, S = 2: rows are covered 1, 2, 1, 1 times (y = 2i + k − 1) */
+    static const float e_pad_stride[16] = {1, 2, 1, 1, 2, 4, 2, 2, 1, 2, 1, 1, 1, 2, 1, 1};
+    float ones[9 * 4], img[16];
+    for (int i = 0; i < 9 * 4; i++)
         ones[i] = 1.0f;
-    const cnn_conv_shape cs = cnn_conv_shape_make(1, 4, 4, 1, 3, 0, 1);
-    cnn_col2im(img, 16, ones, 4, &cs);
-    assert_memory_equal(img, expect_4x4, sizeof img);
+    cnn_conv_shape s = cnn_conv_shape_make(1, 4, 4, 1, 3, 0, 1);
+    cnn_col2im(img, 16, ones, 4, &s);
+    assert_memory_equal(img, e_valid, sizeof img);
+    s = cnn_conv_shape_make(1, 4, 4, 1, 3, 1, 2);
+    cnn_col2im(img, 16, ones, 4, &s);
+    assert_memory_equal(img, e_pad_stride, sizeof img);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_adjoint_identity),
         cmocka_unit_test(test_im2col_by_hand),
+        cmocka_unit_test(test_adjoint_identity),
         cmocka_unit_test(test_col2im_counts_patches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,11 @@
-/* test_layers.c — the layer kernels of cnn_layers.h.
- * Every *_blas kernel must agree with its *_ref twin (the direct transcription
- * of the seed's equations) on random inputs, at the seed network's shapes
- * (N = 1, 3, 16; N = 1 takes the dense SGEMV/SGER branches) and at a small odd
- * shape, and must honour the conventions: backward ADDS into dw/db and WRITES
- * din. The kernels without a twin (avgpool, ReLU, softmax) and the
- * channels-last layout that makes the seed's flatten the identity are checked
- * against values worked out by hand. Gradients proper are in test_gradcheck. */
+/* test_layers.c — the kernels of cnn_layers.h other than convolution and
+ * pooling (test_conv.c, test_pool.c, test_im2col.c): the dense layer, blas
+ * against ref at the seed's shapes (N = 1 takes the SGEMV/SGER branches)
+ * and at small odd ones, with the conventions (backward ADDS into dw/db,
+ * WRITES din); ReLU and softmax + cross-entropy against values worked out
+ * by hand; the two layout changes between CN and NC by hand; and the
+ * channels-last layout that makes the seed's flatten the identity.
+ * Gradients proper are in test_gradcheck.c and test_gradcheck_dense.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,145 +20,7 @@
 #include "cnn.h"
 #include "cnn_layers.h"
 #include "cnn_rng.h"
-#include "layout.h"
-
-/* A value no kernel computes here: a WRITE kernel that skips an element
- * leaves it behind and the comparison catches it. */
-#define GARBAGE 777.0f
-
-/* The one comparison: max|a − ref| ≤ 1e-4·max(1, max|ref|). */
-static void assert_close(const char *what, const float *a, const float *ref, long n)
-{
-    double maxref = 0.0, maxdiff = 0.0;
-    long worst = 0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (fabs((double)ref[i]) > maxref)
-            maxref = fabs((double)ref[i]);
-        if (d > maxdiff || d != d) {
-            maxdiff = d;
-            worst = i;
-        }
-    }
-    double tol = 1e-4 * (maxref > 1.0 ? maxref : 1.0);
-    if (!(maxdiff <= tol))
-        fail_msg("%s: max|diff| = %g at [%ld] (%g vs ref %g), tolerance %g", what, maxdiff,
-                 worst, (double)a[worst], (double)ref[worst], tol);
-}
-
-static float *alloc(long n)
-{
-    float *p = malloc((size_t)n * sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
-static float *random_array(cnn_rng *r, long n)
-{
-    float *p = alloc(n);
-    for (long i = 0; i < n; i++)
-        p[i] = cnn_rng_uniform(r, -1.0f, 1.0f);
-    return p;
-}
-
-static float *filled(long n, float v)
-{
-    float *p = alloc(n);
-    for (long i = 0; i < n; i++)
-        p[i] = v;
-    return p;
-}
-
-static float *copy_of(const float *a, long n)
-{
-    float *p = alloc(n);
-    memcpy(p, a, (size_t)n * sizeof *p);
-    return p;
-}
-
-/* ---- convolution: blas against ref ---- */
-
-typedef struct {
-    int N, H, W, K, C;
-} conv_shape;
-
-static const conv_shape conv_shapes[] = {
-    {1, CNN_IN_H, CNN_IN_W, CNN_KSIZE, CNN_FILTERS},
-    {3, CNN_IN_H, CNN_IN_W, CNN_KSIZE, CNN_FILTERS},
-    {16, CNN_IN_H, CNN_IN_W, CNN_KSIZE, CNN_FILTERS},
-    {2, 9, 7, 3, 4}, /* odd, non-square */
-};
-
-static void test_conv_blas_matches_ref(void **state)
-{
-    (void)state;
-    cnn_rng r;
-    cnn_rng_seed(&r, 1);
-    for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
-        const conv_shape sh = conv_shapes[s];
-        const int N = sh.N, H = sh.H, W = sh.W, K = sh.K, C = sh.C;
-        long P = (long)(H - K + 1) * (W - K + 1), KK = (long)K * K;
-        long nin = (long)N * H * W, nout = N * P * C, nw = C * KK, ncol = N * P * KK;
-        char what[96];
-        const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, C, K, 0, 1);
-        printf("conv N=%d H=%d W=%d K=%d C=%d\n", N, H, W, K, C);
-
-        float *in = random_array(&r, nin), *w = random_array(&r, nw);
-        float *b = random_array(&r, C), *dout = random_array(&r, nout);
-        /* the blas maps are channel-major [C][N·P]: the same values, moved */
-        float *dout_cm = alloc(nout), *out_ref_cm = alloc(nout);
-        to_channel_major(dout_cm, dout, N, P, C);
-
-        /* forward; the blas path also leaves im2col(in) in col */
-        float *out_ref = filled(nout, GARBAGE), *out_blas = filled(nout, -GARBAGE);
-        float *col = filled(ncol, GARBAGE), *col1 = alloc(P * KK);
-        cnn_conv_forward_ref(out_ref, in, w, b, N, &cs);
-        cnn_conv_forward_blas(out_blas, col, in, w, b, N, C, &cs);
-        to_channel_major(out_ref_cm, out_ref, N, P, C);
-        snprintf(what, sizeof what, "conv forward N=%d %dx%d K=%d C=%d", N, H, W, K, C);
-        assert_close(what, out_blas, out_ref_cm, nout);
-        for (int n = 0; n < N; n++) { /* sample n's block of every col row */
-            cnn_im2col(col1, P, in + (long)n * H * W, (long)H * W, &cs);
-            for (long row = 0; row < KK; row++)
-                assert_memory_equal(col + row * N * P + n * P, col1 + row * P,
-                                    (size_t)P * sizeof *col1);
-        }
-
-        /* backward weights: both ADD to the same nonzero start */
-        float *dw0 = random_array(&r, nw), *db0 = random_array(&r, C);
-        float *dw_ref = copy_of(dw0, nw), *db_ref = copy_of(db0, C);
-        float *dw_blas = copy_of(dw0, nw), *db_blas = copy_of(db0, C);
-        float *dw_fresh = filled(nw, 0.0f), *db_fresh = filled(C, 0.0f);
-        cnn_conv_backward_weights_ref(dw_fresh, db_fresh, dout, in, N, &cs);
-        cnn_conv_backward_weights_ref(dw_ref, db_ref, dout, in, N, &cs);
-        cnn_conv_backward_weights_blas(dw_blas, db_blas, dout_cm, col, N, C, &cs);
-        for (long i = 0; i < nw; i++)
-            dw_fresh[i] += dw0[i]; /* what "added to dw0" must give */
-        for (int i = 0; i < C; i++)
-            db_fresh[i] += db0[i];
-        snprintf(what, sizeof what, "conv dw ref N=%d %dx%d", N, H, W);
-        assert_close(what, dw_ref, dw_fresh, nw);
-        snprintf(what, sizeof what, "conv dw blas N=%d %dx%d", N, H, W);
-        assert_close(what, dw_blas, dw_fresh, nw);
-        snprintf(what, sizeof what, "conv db ref N=%d %dx%d", N, H, W);
-        assert_close(what, db_ref, db_fresh, C);
-        snprintf(what, sizeof what, "conv db blas N=%d %dx%d", N, H, W);
-        assert_close(what, db_blas, db_fresh, C);
-
-        /* backward input: both WRITE over different garbage */
-        float *din_ref = filled(nin, GARBAGE), *din_blas = filled(nin, -GARBAGE);
-        float *dcol = filled(ncol, GARBAGE);
-        cnn_conv_backward_input_ref(din_ref, dout, w, N, &cs);
-        cnn_conv_backward_input_blas(din_blas, dcol, dout_cm, w, N, &cs);
-        snprintf(what, sizeof what, "conv din N=%d %dx%d K=%d C=%d", N, H, W, K, C);
-        assert_close(what, din_blas, din_ref, nin);
-
-        float *bufs[] = {in, w, b, dout, dout_cm, out_ref_cm, out_ref, out_blas, col, col1, dw0, db0, dw_ref,
-                         db_ref, dw_blas, db_blas, dw_fresh, db_fresh, din_ref, din_blas, dcol};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-            free(bufs[i]);
-    }
-}
+#include "testutil.h"
 
 /* ---- dense: blas against ref ---- */
 
@@ -172,6 +34,9 @@ static const dense_shape dense_shapes[] = {
     {16, CNN_FLAT, CNN_CLASSES},
     {1, 37, 5},
     {5, 37, 3},
+    {17, 400, 120}, /* LeNet-5's dense stack */
+    {7, 120, 84},
+    {1, 84, 10},
 };
 
 static void test_dense_blas_matches_ref(void **state)
@@ -225,65 +90,6 @@ static void test_dense_blas_matches_ref(void **state)
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             free(bufs[i]);
     }
-}
-
-/* ---- average pooling, by hand ---- */
-
-/* A 4×4 map with 2 channels, written as two 4×4 grids and interleaved into
- * channels-last [i][j][c]. Channel 1 has one nonzero per window so that a
- * mix-up between channels or windows shows. */
-static const float pool_c0[4][4] = {
-    {0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}, {12, 13, 14, 15}};
-static const float pool_c1[4][4] = {
-    {0, 0, 0, 0}, {4, 0, 8, 0}, {0, 0, 0, 0}, {12, 0, 16, 0}};
-
-static void test_avgpool_forward_by_hand(void **state)
-{
-    (void)state;
-    /* Two samples: the second is the first negated. */
-    float in[2][4][4][2], out[2][2][2][2];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-            in[0][i][j][0] = pool_c0[i][j];
-            in[0][i][j][1] = pool_c1[i][j];
-            in[1][i][j][0] = -pool_c0[i][j];
-            in[1][i][j][1] = -pool_c1[i][j];
-        }
-    /* c0: (0+1+4+5)/4 = 2.5, (2+3+6+7)/4 = 4.5, (8+9+12+13)/4 = 10.5, 12.5;
-     * c1: 4/4, 8/4, 12/4, 16/4. */
-    static const float expect[2][2][2] = {{{2.5f, 1.0f}, {4.5f, 2.0f}},
-                                          {{10.5f, 3.0f}, {12.5f, 4.0f}}};
-    for (int i = 0; i < 16; i++)
-        (&out[0][0][0][0])[i] = GARBAGE;
-    cnn_avgpool_forward(&out[0][0][0][0], &in[0][0][0][0], 2, 4, 4, 2, 2);
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 2; j++)
-            for (int c = 0; c < 2; c++) {
-                assert_true(out[0][i][j][c] == expect[i][j][c]);
-                assert_true(out[1][i][j][c] == -expect[i][j][c]);
-            }
-}
-
-static void test_avgpool_backward_by_hand(void **state)
-{
-    (void)state;
-    /* dout[2][2][2]: channel 0 = 4, 8, 12, 16; channel 1 = −1, −2, −3, −4. */
-    static const float dout[2][2][2] = {{{4, -1}, {8, -2}}, {{12, -3}, {16, -4}}};
-    static const float expect_c0[4][4] = {
-        {1, 1, 2, 2}, {1, 1, 2, 2}, {3, 3, 4, 4}, {3, 3, 4, 4}};
-    static const float expect_c1[4][4] = {{-0.25f, -0.25f, -0.5f, -0.5f},
-                                          {-0.25f, -0.25f, -0.5f, -0.5f},
-                                          {-0.75f, -0.75f, -1.0f, -1.0f},
-                                          {-0.75f, -0.75f, -1.0f, -1.0f}};
-    float din[4][4][2];
-    for (int i = 0; i < 32; i++)
-        (&din[0][0][0])[i] = GARBAGE; /* WRITE convention */
-    cnn_avgpool_backward(&din[0][0][0], &dout[0][0][0], 1, 4, 4, 2, 2);
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-            assert_true(din[i][j][0] == expect_c0[i][j]);
-            assert_true(din[i][j][1] == expect_c1[i][j]);
-        }
 }
 
 /* ---- ReLU, by hand, including the kink ---- */
@@ -438,63 +244,43 @@ static void test_softmax_huge_logits_finite(void **state)
     assert_true(fabs(loss - (2e4 + log(10.0))) < 1e-2);
 }
 
-/* ---- fused bias + ReLU + avgpool (blas path) against the three ref steps ---- */
+/* ---- layout changes, by hand ---- */
 
-static void test_fused_matches_ref(void **state)
+/* N = 2 samples of P = 2 positions and C = 3 channels, each value naming
+ * itself: 100·n + 10·p + c. */
+static void test_layout_by_hand(void **state)
 {
     (void)state;
-    static const int shapes[][4] = {{3, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS}, {2, 6, 4, 5}};
+    static const float nc[12] = {0, 1, 2, 10, 11, 12, 100, 101, 102, 110, 111, 112};
+    static const float cn[12] = {0, 10, 100, 110, 1, 11, 101, 111, 2, 12, 102, 112};
+    float out[12];
+    for (int i = 0; i < 12; i++)
+        out[i] = GARBAGE;
+    cnn_nc_to_cn(out, nc, 2, 2, 3);
+    assert_memory_equal(out, cn, sizeof out);
+    for (int i = 0; i < 12; i++)
+        out[i] = GARBAGE;
+    cnn_cn_to_nc(out, cn, 2, 2, 3);
+    assert_memory_equal(out, nc, sizeof out);
+
+    /* a larger round trip, odd sizes: the two are each other's inverse */
     cnn_rng r;
-    cnn_rng_seed(&r, 21);
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const int N = shapes[s][0], H = shapes[s][1], W = shapes[s][2], C = shapes[s][3];
-        const long nz = (long)N * H * W * C, np = nz / 4;
-        printf("fused N=%d H=%d W=%d C=%d\n", N, H, W, C);
-        float *z = random_array(&r, nz), *b = random_array(&r, C), *dout = random_array(&r, np);
-        float *zb = alloc(nz), *act = alloc(nz), *dact = alloc(nz);
-        float *z_cm = alloc(nz), *dz_ref_cm = alloc(nz); /* the fused pass's layout */
-        to_channel_major(z_cm, z, N, (long)H * W, C);
-        for (long i = 0; i < nz; i++)
-            zb[i] = z[i] + b[i % C];
-
-        float *p_ref = filled(np, GARBAGE), *p_fused = filled(np, -GARBAGE);
-        cnn_relu_forward(act, zb, nz);
-        cnn_avgpool_forward(p_ref, act, N, H, W, C, 2);
-        cnn_bias_relu_avgpool_forward(p_fused, z_cm, b, N, H, W, C, 0);
-        assert_close("fused forward", p_fused, p_ref, np);
-
-        /* backward: dz written, db added to a non-zero start */
-        float *dz_ref = filled(nz, GARBAGE), *dz_fused = filled(nz, -GARBAGE);
-        float *db_start = random_array(&r, C), *db_ref = copy_of(db_start, C);
-        float *db_fused = copy_of(db_start, C);
-        cnn_avgpool_backward(dact, dout, N, H, W, C, 2);
-        cnn_relu_backward(dz_ref, dact, zb, nz);
-        for (long i = 0; i < nz; i++)
-            db_ref[i % C] += dz_ref[i];
-        cnn_bias_relu_avgpool_backward(dz_fused, db_fused, dout, z_cm, b, N, H, W, C, 0);
-        to_channel_major(dz_ref_cm, dz_ref, N, (long)H * W, C);
-        assert_close("fused backward dz", dz_fused, dz_ref_cm, nz);
-        assert_close("fused backward db", db_fused, db_ref, C);
-        double moved = 0.0;
-        for (int c = 0; c < C; c++)
-            moved += fabs((double)db_fused[c] - db_start[c]);
-        assert_true(moved > 1e-3); /* it added something */
-
-        void *bufs[] = {z, z_cm, dz_ref_cm, b, dout, zb, act, dact, p_ref, p_fused, dz_ref, dz_fused,
-                        db_start, db_ref, db_fused};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-            free(bufs[i]);
-    }
+    cnn_rng_seed(&r, 5);
+    const int N = 3, C = 17;
+    const long P = 25, n = N * P * C;
+    float *a = random_array(&r, n), *b = filled(n, GARBAGE), *c = filled(n, GARBAGE);
+    cnn_nc_to_cn(b, a, N, P, C);
+    cnn_cn_to_nc(c, b, N, P, C);
+    assert_memory_equal(c, a, (size_t)n * sizeof *a);
+    assert_true(b[5 * N * P + 2 * P + 7] == a[(2 * P + 7) * C + 5]); /* c 5, n 2, p 7 */
+    FREE_ALL(a, b, c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_blas_matches_ref),
         cmocka_unit_test(test_dense_blas_matches_ref),
-        cmocka_unit_test(test_fused_matches_ref),
-        cmocka_unit_test(test_avgpool_forward_by_hand),
-        cmocka_unit_test(test_avgpool_backward_by_hand),
+        cmocka_unit_test(test_layout_by_hand),
         cmocka_unit_test(test_relu_by_hand),
         cmocka_unit_test(test_flatten_is_channels_last),
         cmocka_unit_test(test_softmax_sums_to_one_and_matches_loss),
