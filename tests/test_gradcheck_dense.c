@@ -13,6 +13,7 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
+#include "seed_shapes.h"
 #include "cnn_rng.h"
 #include "gradcheck.h"
 

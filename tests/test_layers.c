@@ -19,6 +19,7 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
+#include "seed_shapes.h"
 #include "cnn_rng.h"
 #include "testutil.h"
 

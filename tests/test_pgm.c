@@ -297,7 +297,7 @@ static void test_filter_grid(void **state)
     expect_png_rows(&im);
     cnn_gray_free(&im);
 
-    assert_int_equal(cnn_filter_grid(w, 0, gap, &im, &err), CNN_ERR_ARG);
+    assert_int_equal(cnn_filter_grid(w, 15, 1, 5, 0, gap, &im, &err), CNN_ERR_ARG);
 }
 
 /* ---- saving by extension ---------------------------------------------- */
