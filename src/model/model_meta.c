@@ -5,6 +5,7 @@
  * run, the input scaling the one this build applies. */
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,11 +306,17 @@ cnn_status model_meta_check(const char *path, const meta_values *v, cnn_model_me
 
     const char *lr = v->mval[M_LR];
     if (lr) {
-        /* strtof skips leading blanks; the writer never emits them. */
+        /* strtof skips leading blanks; the writer never emits them. It also
+         * reads "nan", "inf" and overflows to inf: a learning rate is none
+         * of those, nor negative. */
         char *end;
         float f = strtof(lr, &end);
         if (!*lr || *lr == ' ' || *lr == '\t' || *lr == '\n' || *end)
             return bad_number(path, "lr", lr, err);
+        if (!isfinite(f) || f < 0.0f)
+            return cnn_fail(err, CNN_ERR_FORMAT,
+                            "%s: __metadata__ lr \"%s\" is not a finite number of at least 0",
+                            path, model_printable(vb, lr));
         m->lr = f;
     }
 
