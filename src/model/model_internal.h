@@ -22,6 +22,7 @@ typedef struct {
 
 void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_json_string(strbuf *b, const char *s);
+void sb_json_mem(strbuf *b, const char *s, size_t n); /* n bytes of s */
 
 /* Up to 64 bytes of s with anything outside printable ASCII as '?', so a
  * hostile name cannot break the one-line error message. */

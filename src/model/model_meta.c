@@ -5,6 +5,7 @@
  * run, the input scaling the one this build applies. */
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,10 @@ void sb_printf(strbuf *b, const char *fmt, ...)
         b->len += (size_t)n;
 }
 
-void sb_json_string(strbuf *b, const char *s)
+void sb_json_mem(strbuf *b, const char *s, size_t n)
 {
     sb_printf(b, "\"");
-    for (; *s; s++) {
+    for (const char *e = s + n; s < e; s++) {
         unsigned char c = (unsigned char)*s;
         switch (c) {
         case '"': sb_printf(b, "\\\""); break;
@@ -59,6 +60,11 @@ void sb_json_string(strbuf *b, const char *s)
         }
     }
     sb_printf(b, "\"");
+}
+
+void sb_json_string(strbuf *b, const char *s)
+{
+    sb_json_mem(b, s, strlen(s));
 }
 
 const char *model_printable(char out[72], const char *s)
@@ -105,7 +111,8 @@ static cnn_status check_meta_string(const char *path, const char *field, const c
     return CNN_OK;
 }
 
-/* The extra "train.KEY=VALUE" lines, each written as "train.KEY":"VALUE". */
+/* The extra "train.KEY=VALUE" lines, each written as "train.KEY":"VALUE"
+ * (both JSON strings: either may hold quotes or backslashes). */
 static cnn_status write_extra(const char *path, const char *extra, strbuf *b, cnn_err *err)
 {
     for (const char *p = extra; *p;) {
@@ -114,10 +121,10 @@ static cnn_status write_extra(const char *path, const char *extra, strbuf *b, cn
         if (!eq || eq >= p + len || strncmp(p, "train.", 6) != 0)
             return cnn_fail(err, CNN_ERR_ARG, "%s: meta.extra line is not train.KEY=VALUE",
                             path);
-        char key[128], val[512];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - p), p);
-        snprintf(val, sizeof val, "%.*s", (int)(p + len - eq - 1), eq + 1);
-        sb_meta_str(b, key, val);
+        sb_printf(b, ",");
+        sb_json_mem(b, p, (size_t)(eq - p));
+        sb_printf(b, ":");
+        sb_json_mem(b, eq + 1, (size_t)(p + len - eq - 1));
         p += len + (nl != NULL);
     }
     return CNN_OK;
@@ -182,6 +189,12 @@ cnn_status model_meta_parse(jparser *p, meta_values *v)
             v->mval[k] = val;
         }
         if (!known && strncmp(key, "train.", 6) == 0) {
+            /* carried as "KEY=VALUE\n" lines (cnn_model_meta.extra) */
+            if (strchr(key, '=') || strchr(key, '\n') || strchr(val, '\n'))
+                return cnn_fail(p->err, CNN_ERR_FORMAT,
+                                "%s: __metadata__ key \"%s\": a train.* key may not hold '=' "
+                                "or a newline, nor its value a newline",
+                                p->path, model_printable(kb, key));
             for (int k = 0; k < v->nextra; k++)
                 if (strcmp(v->xkey[k], key) == 0)
                     return cnn_fail(p->err, CNN_ERR_FORMAT,
@@ -305,11 +318,17 @@ cnn_status model_meta_check(const char *path, const meta_values *v, cnn_model_me
 
     const char *lr = v->mval[M_LR];
     if (lr) {
-        /* strtof skips leading blanks; the writer never emits them. */
+        /* strtof skips leading blanks; the writer never emits them. It also
+         * reads "nan", "inf" and overflows to inf: a learning rate is none
+         * of those, nor negative. */
         char *end;
         float f = strtof(lr, &end);
         if (!*lr || *lr == ' ' || *lr == '\t' || *lr == '\n' || *end)
             return bad_number(path, "lr", lr, err);
+        if (!isfinite(f) || f < 0.0f)
+            return cnn_fail(err, CNN_ERR_FORMAT,
+                            "%s: __metadata__ lr \"%s\" is not a finite number of at least 0",
+                            path, model_printable(vb, lr));
         m->lr = f;
     }
 
