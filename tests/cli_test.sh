@@ -316,9 +316,12 @@ run "$cnn" train --data "$data" --epochs 3 --lr 0.0005 --resume "$M" --save "$tm
 expect_rc 0
 out_has "epoch 3/3"
 grep -q "epoch [12]/3" "$tmp/out" && fail "resumed run repeated epochs 1-2"
-run "$cnn" train --data "$data" --epochs 3 --lr 0.0005 --batch 16 --resume "$M" --threads 2
+run "$cnn" train --data "$data" --epochs 3 --batch 16 --resume "$M" --threads 2
+expect_rc 0
+out_has "--batch 32 -> 16: no longer an exact continuation"
+run "$cnn" train --data "$data" --resume "$M" --threads 2
 expect_rc 1
-one_line_naming "--batch 32"
+one_line_naming "give --epochs N"
 
 check "tools/plot-log draws the CSV log as a PNG"
 if command -v gnuplot > /dev/null 2>&1; then

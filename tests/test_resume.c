@@ -139,6 +139,7 @@ static void test_resume_after_epochs(void **state)
     assert_true(memcmp(half, fx->full, bytes) != 0);
 
     opts(&o, EPOCHS);
+    o.given = CNN_GIVEN_EPOCHS; /* the rest comes from the checkpoint */
     o.resume_path = path;
     o.save_path = path;
     float *resumed = train_ok(&o, &fx->train, NULL, NULL);
@@ -216,28 +217,45 @@ static void test_resume_after_interrupt_at_epoch_end(void **state)
     stop_and_resume(*state, "edge.safetensors", 2 * STEPS_PER_EPOCH, 2, 0);
 }
 
-/* Another batch size would visit the data in other batches: refused, with
- * the file and the flag named, and nothing trained. */
+/* In mid-epoch, another batch size would visit the rest of the epoch in
+ * other batches: refused, with the file and the flag named, and nothing
+ * trained. A finished run resumed for no more epochs is refused too. */
 static void test_resume_mismatch_refused(void **state)
 {
     fixture *fx = *state;
     char path[128];
-    in_dir(fx, "full.safetensors", path, sizeof path);
+    in_dir(fx, "mid.safetensors", path, sizeof path);
+    volatile sig_atomic_t flag = 0;
+    stopper s = {3, &flag, 0};
     cnn_train_opts o;
-    opts(&o, EPOCHS + 2);
-    o.batch = BATCH / 2;
-    o.resume_path = path;
+    opts(&o, EPOCHS);
+    o.save_path = path;
+    o.stop = &flag;
     cnn_err err = {{0}};
+    assert_int_equal(cnn_train(&o, &fx->train, NULL, stop_at, &s, NULL, &err),
+                     CNN_ERR_INTERRUPTED);
+
+    opts(&o, EPOCHS);
+    o.batch = BATCH / 2;
+    o.given = CNN_GIVEN_BATCH;
+    o.resume_path = path;
     assert_int_equal(cnn_train(&o, &fx->train, NULL, NULL, NULL, NULL, &err), CNN_ERR_ARG);
     assert_non_null(strstr(err.msg, path));
     assert_non_null(strstr(err.msg, "--batch 32"));
+    assert_non_null(strstr(err.msg, "mid-epoch"));
     assert_null(strchr(err.msg, '\n'));
+    unlink(path);
 
-    /* And resuming a finished run for no more epochs is refused too. */
+    in_dir(fx, "full.safetensors", path, sizeof path);
     opts(&o, EPOCHS - 1);
+    o.given = CNN_GIVEN_EPOCHS;
     o.resume_path = path;
     assert_int_equal(cnn_train(&o, &fx->train, NULL, NULL, NULL, NULL, &err), CNN_ERR_ARG);
-    assert_non_null(strstr(err.msg, "--epochs"));
+    assert_non_null(strstr(err.msg, "already past epoch 3"));
+    opts(&o, EPOCHS);
+    o.resume_path = path; /* nothing given: the file's 4 epochs are all done */
+    assert_int_equal(cnn_train(&o, &fx->train, NULL, NULL, NULL, NULL, &err), CNN_ERR_ARG);
+    assert_non_null(strstr(err.msg, "give --epochs N"));
 }
 
 int main(void)

@@ -89,6 +89,18 @@ static void on_progress(const cnn_progress *p, void *ctx)
                 (double)p->seen / (p->seconds > 0 ? p->seconds : 1e-9));
         return;
     }
+    if (p->event == CNN_EVENT_NOTE) {
+        if (d->live)
+            fprintf(stderr, "\r%*s\r", 70, "");
+        printf("  %s\n", p->note);
+        fflush(stdout);
+        return;
+    }
+    if (p->event == CNN_EVENT_EVALUATING) {
+        if (d->live)
+            fprintf(stderr, "\r  epoch %d/%d  evaluating...%*s", p->epoch, p->epochs, 40, "");
+        return;
+    }
     if (p->event == CNN_EVENT_SAVED) {
         printf("  saved %s\n", p->path);
         fflush(stdout);
@@ -144,16 +156,17 @@ int cli_train(int argc, char **argv)
         if (strcmp(a, "--data") == 0)
             data = v;
         else if (strcmp(a, "--epochs") == 0)
-            bad = cli_int(cmd, a, v, 1, 100000, &o.epochs);
+            bad = cli_int(cmd, a, v, 1, 100000, &o.epochs), o.given |= CNN_GIVEN_EPOCHS;
         else if (strcmp(a, "--batch") == 0)
-            bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &o.batch);
+            bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &o.batch), o.given |= CNN_GIVEN_BATCH;
         else if (strcmp(a, "--lr") == 0)
-            bad = cli_float(cmd, a, v, 0.0, 1e3, &o.lr);
+            bad = cli_float(cmd, a, v, 0.0, 1e3, &o.lr), o.given |= CNN_GIVEN_LR;
         else if (strcmp(a, "--seed") == 0)
-            bad = cli_u64(cmd, a, v, &o.seed);
+            bad = cli_u64(cmd, a, v, &o.seed), o.given |= CNN_GIVEN_SEED;
         else if (strcmp(a, "--threads") == 0)
             bad = cli_int(cmd, a, v, 1, 1024, &o.threads);
         else if (strcmp(a, "--impl") == 0) {
+            o.given |= CNN_GIVEN_IMPL;
             if (cnn_impl_parse(v, &o.impl) != 0) {
                 fprintf(stderr, "cnn train: --impl: expected 'ref' or 'blas', got '%s'\n", v);
                 bad = 1;
@@ -167,7 +180,7 @@ int cli_train(int argc, char **argv)
         else if (strcmp(a, "--log") == 0)
             log_path = v;
         else if (strcmp(a, "--arch") == 0)
-            o.arch = v;
+            o.arch = v, o.given |= CNN_GIVEN_ARCH;
         if (bad)
             return 2;
     }

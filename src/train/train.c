@@ -215,12 +215,16 @@ static cnn_status check_position(run *r, const cnn_model_meta *m, const char *pa
                         "%s: checkpoint position (epoch %d, batch %d) is outside the run (%d "
                         "batches per epoch)",
                         path, m->epoch, m->batch_in_epoch, r->batches);
-    if (m->epoch > r->o.epochs || (m->epoch == r->o.epochs && m->batch_in_epoch > 0) ||
-        (m->epoch == r->o.epochs && !(r->o.given & CNN_GIVEN_EPOCHS)))
+    if (m->epoch >= r->o.epochs && !(r->o.given & CNN_GIVEN_EPOCHS))
         return cnn_fail(r->err, CNN_ERR_ARG,
-                        "%s: checkpoint is already at epoch %d of %d; give --epochs N (all "
-                        "epochs, counting the done ones) to train on",
-                        path, m->epoch, r->o.epochs);
+                        "%s: checkpoint has done all its %d epochs; give --epochs N (N > %d, "
+                        "counting the done ones) to train on",
+                        path, m->epoch, m->epoch);
+    if (m->epoch > r->o.epochs || (m->epoch == r->o.epochs && m->batch_in_epoch > 0))
+        return cnn_fail(r->err, CNN_ERR_ARG,
+                        "%s: checkpoint is already past epoch %d (--epochs counts all epochs, "
+                        "the done ones too)",
+                        path, r->o.epochs);
     return CNN_OK;
 }
 
