@@ -85,6 +85,22 @@ int cnn_net_threads(const cnn_net *net);
 cnn_status cnn_net_gradient(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
                             double *loss_sum, int *correct);
 
+/* The gradient in parts, for data-parallel training across processes
+ * (cnn_dist.h). cnn_net_chunks computes the partial gradients, losses and
+ * correct counts of chunks [lo, hi) of the batch (x, y: the whole batch of
+ * n; chunk c is samples [16c, 16c+16)); cnn_net_fold then adds those
+ * partials to acc, elementwise, one chunk after another in chunk order:
+ * acc[i - off] += c_lo[i] + … + c_{hi-1}[i] for i in [off, off + len).
+ * cnn_net_gradient is chunks(0, all) and fold into zeros; a chain of
+ * processes that each fold their own chunks into the running sum of the
+ * ones before them computes the same bits. */
+cnn_status cnn_net_chunks(cnn_net *net, const uint8_t *x, const uint8_t *y, int n, int lo,
+                          int hi);
+void cnn_net_fold(const cnn_net *net, int lo, int hi, float *acc, long off, long len);
+const double *cnn_net_chunk_loss(const cnn_net *net);  /* [chunk] */
+const int *cnn_net_chunk_correct(const cnn_net *net);  /* [chunk] */
+int cnn_net_chunk_count(int n);                        /* chunks in a batch of n */
+
 /* cnn_net_gradient, then the seed's plain SGD step θ ← θ − lr·∂L/∂θ. */
 cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
                               float lr, double *loss_sum, int *correct);

@@ -52,6 +52,12 @@ typedef struct {
     const char *resume_path; /* continue from this checkpoint; NULL = start fresh */
     /* Set (e.g. from a SIGINT handler) to stop after the current step. */
     volatile sig_atomic_t *stop;
+    /* How a batch's gradient is computed: NULL = cnn_net_gradient in this
+     * process; cnn_dist_gradient_fn (cnn_dist.h) with its cnn_dist as ctx to
+     * share the chunks among MPI processes. It also agrees on *stop. */
+    cnn_status (*gradient)(void *ctx, cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
+                           double *loss_sum, int *correct, volatile sig_atomic_t *stop);
+    void *gradient_ctx;
 } cnn_train_opts;
 
 /* Defaults: 5 epochs, batch 32, lr 0.05, seed 1, all threads, blas, plain

@@ -185,41 +185,63 @@ static int labels_ok(const cnn_net *net, const uint8_t *y, int n)
     return 1;
 }
 
-cnn_status cnn_net_gradient(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
-                            double *loss_sum, int *correct)
+cnn_status cnn_net_chunks(cnn_net *net, const uint8_t *x, const uint8_t *y, int n, int lo,
+                          int hi)
 {
-    if (n < 1 || n > net->max_batch || !x || !y || !labels_ok(net, y, n))
-        return CNN_ERR_ARG;
     const int nchunks = chunk_count(n);
+    if (n < 1 || n > net->max_batch || !x || !y || lo < 0 || hi > nchunks || lo > hi ||
+        !labels_ok(net, y, n))
+        return CNN_ERR_ARG;
     const long stride = net->stride, in = (long)net->arch.in_h * net->arch.in_w * net->arch.in_c;
     const long nparams = net->nparams;
     const float scale = 1.0f / (float)n;
     cnn_plan_pad_weights(net);
 
 #pragma omp parallel for num_threads(net->nws) schedule(static)
-    for (int c = 0; c < nchunks; c++) {
+    for (int c = lo; c < hi; c++) {
         cnn_workspace *w = my_workspace(net);
-        int lo = c * CNN_CHUNK, m = n - lo < CNN_CHUNK ? n - lo : CNN_CHUNK;
+        int first = c * CNN_CHUNK, m = n - first < CNN_CHUNK ? n - first : CNN_CHUNK;
         float *g = net->chunk_grads + c * stride;
         memset(g, 0, (size_t)nparams * sizeof *g);
-        net->chunk_loss[c] = forward_chunk(net, w, x + lo * in, y + lo, m,
+        net->chunk_loss[c] = forward_chunk(net, w, x + first * in, y + first, m,
                                            &net->chunk_correct[c]);
-        backward_chunk(net, w, g, y + lo, m, scale);
+        backward_chunk(net, w, g, y + first, m, scale);
     }
+    return CNN_OK;
+}
+
+void cnn_net_fold(const cnn_net *net, int lo, int hi, float *acc, long off, long len)
+{
+    const long stride = net->stride;
+    const float *cg = net->chunk_grads;
+#pragma omp parallel for num_threads(net->nws) schedule(static)
+    for (long i = off; i < off + len; i++) {
+        float s = acc[i - off];
+        for (int c = lo; c < hi; c++)
+            s += cg[c * stride + i];
+        acc[i - off] = s;
+    }
+}
+
+const double *cnn_net_chunk_loss(const cnn_net *net) { return net->chunk_loss; }
+const int *cnn_net_chunk_correct(const cnn_net *net) { return net->chunk_correct; }
+int cnn_net_chunk_count(int n) { return chunk_count(n); }
+
+cnn_status cnn_net_gradient(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
+                            double *loss_sum, int *correct)
+{
+    const int nchunks = chunk_count(n);
+    cnn_status st = cnn_net_chunks(net, x, y, n, 0, nchunks);
+    if (st != CNN_OK)
+        return st;
     gather_totals(net, nchunks, loss_sum, correct);
     for (int c = 0; c < nchunks; c++)
         if (!isfinite(net->chunk_loss[c]))
             return CNN_ERR_DIVERGED;
-
-    float *grads = net->grads;
-    const float *cg = net->chunk_grads;
-#pragma omp parallel for num_threads(net->nws) schedule(static)
-    for (long i = 0; i < nparams; i++) {
-        float s = 0.0f;
-        for (int c = 0; c < nchunks; c++)
-            s += cg[c * stride + i];
-        grads[i] = s;
-    }
+    /* 0 + c0 + c1 + … in chunk order: what a chain of processes computes
+     * too (cnn_dist.h), so the bits do not depend on the process count. */
+    memset(net->grads, 0, (size_t)net->nparams * sizeof *net->grads);
+    cnn_net_fold(net, 0, nchunks, net->grads, 0, net->nparams);
     return CNN_OK;
 }
 

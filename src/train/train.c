@@ -395,7 +395,9 @@ static cnn_status step(run *r, int epoch, int b)
     }
     double loss = 0.0;
     int correct = 0;
-    cnn_status st = cnn_net_gradient(r->net, r->bx, r->by, n, &loss, &correct);
+    cnn_status st = r->o.gradient ? r->o.gradient(r->o.gradient_ctx, r->net, r->bx, r->by, n,
+                                                  &loss, &correct, r->o.stop)
+                                  : cnn_net_gradient(r->net, r->bx, r->by, n, &loss, &correct);
     if (st == CNN_ERR_DIVERGED)
         return cnn_fail(r->err, st,
                         "training diverged at epoch %d, batch %d (loss %g); try a smaller --lr",
