@@ -62,7 +62,9 @@ typedef struct {
     cnn_model_block block[CNN_MODEL_MAX_BLOCKS];
 } cnn_model_meta;
 
-/* Fill meta with this architecture and the format version; zero the rest. */
+/* Fill meta with this architecture, the format version, the architecture's
+ * rows, cols and classes, and the RNG as seeded with 0 (a valid PCG32
+ * state); zero the rest. Such a meta can be saved as it is. */
 void cnn_model_meta_init(cnn_model_meta *meta, const cnn_arch *arch);
 
 /* Free the blocks a load allocated. */
@@ -71,7 +73,11 @@ void cnn_model_meta_free(cnn_model_meta *meta);
 /* Write params (meta->arch.param_count floats), meta's blocks and meta to
  * path atomically: into a temporary file in the same directory, flushed and
  * fsync'd, then renamed over path. On any failure path is untouched and the
- * temporary removed. */
+ * temporary removed. Whatever is written loads: anything cnn_model_load
+ * would refuse (a number out of range, rows/cols/classes that do not match
+ * the architecture, a block not named "optim.*", a NaN or an infinity) is
+ * refused here first with the same line and CNN_ERR_ARG, before the disk
+ * is touched. */
 cnn_status cnn_model_save(const char *path, const float *params, const cnn_model_meta *meta,
                           cnn_err *err);
 

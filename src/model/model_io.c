@@ -170,8 +170,14 @@ void cnn_model_meta_init(cnn_model_meta *meta, const cnn_arch *arch)
 {
     memset(meta, 0, sizeof *meta);
     meta->format_version = CNN_MODEL_FORMAT_VERSION;
-    if (arch)
+    /* A zero RNG has an even increment, which PCG32 (and the reader) refuse. */
+    cnn_rng_seed(&meta->rng, 0);
+    if (arch) {
         meta->arch = *arch;
+        meta->rows = arch->in_h;
+        meta->cols = arch->in_w;
+        meta->classes = arch->classes;
+    }
 }
 
 void cnn_model_meta_free(cnn_model_meta *meta)
@@ -183,19 +189,54 @@ void cnn_model_meta_free(cnn_model_meta *meta)
     meta->nblocks = 0;
 }
 
+static cnn_status check_loadable(const char *path, const strbuf *hdr, const float *params,
+                                 const cnn_model_meta *meta, const tensor_desc *t, int nt,
+                                 cnn_err *err);
+
+/* What the header cannot be built without: the blocks' names and sizes,
+ * and the image shape the spec is parsed with on load. */
+static cnn_status check_save_args(const char *path, const cnn_model_meta *meta, cnn_err *err)
+{
+    const cnn_arch *a = &meta->arch;
+    if (meta->rows != a->in_h || meta->cols != a->in_w || meta->classes != a->classes ||
+        a->in_c != 1)
+        return cnn_fail(err, CNN_ERR_ARG,
+                        "%s: meta says %dx%d images and %d classes, the architecture %dx%dx%d "
+                        "and %d",
+                        path, meta->rows, meta->cols, meta->classes, a->in_h, a->in_w, a->in_c,
+                        a->classes);
+    for (int k = 0; k < meta->nblocks; k++) {
+        const cnn_model_block *b = &meta->block[k];
+        const char *nul = memchr(b->name, '\0', sizeof b->name);
+        if (!nul || jp_utf8_check(b->name, (size_t)(nul - b->name)) != (size_t)(nul - b->name))
+            return cnn_fail(err, CNN_ERR_ARG,
+                            "%s: meta.block[%d].name is not a NUL-terminated UTF-8 string", path,
+                            k);
+        char nb[72];
+        if (b->count < 0 || b->count > CNN_MAX_PARAMS || (b->count && !b->data))
+            return cnn_fail(err, CNN_ERR_ARG, "%s: meta.block[%d] (%s) has count %ld and %s data",
+                            path, k, model_printable(nb, b->name), b->count,
+                            b->data ? "some" : "no");
+    }
+    return CNN_OK;
+}
+
 cnn_status cnn_model_save(const char *path, const float *params, const cnn_model_meta *meta,
                           cnn_err *err)
 {
     if (!path || !params || !meta || meta->arch.n < 1 || meta->nblocks < 0 ||
         meta->nblocks > CNN_MODEL_MAX_BLOCKS)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_model_save: bad argument");
+    cnn_status st = check_save_args(path, meta, err);
+    if (st != CNN_OK)
+        return st;
     tensor_desc t[MAX_TENSORS];
     uint64_t floats;
     int nt = tensor_list(meta, t, &floats);
     char hdr_mem[16384];
     strbuf hdr = {hdr_mem, 0, sizeof hdr_mem, 0};
-    cnn_status st = build_header(path, meta, t, nt, &hdr, err);
-    if (st != CNN_OK)
+    if ((st = build_header(path, meta, t, nt, &hdr, err)) != CNN_OK ||
+        (st = check_loadable(path, &hdr, params, meta, t, nt, err)) != CNN_OK)
         return st;
     model_body body = {&hdr, params, meta};
     return cnn_atomic_write(path, write_model, &body, err);
@@ -402,9 +443,10 @@ static cnn_status read_data(const char *path, FILE *f, uint64_t bytes, const hea
     return st;
 }
 
-/* Optimizer state blocks: the tensors beyond the architecture's, 1-D. */
+/* Optimizer state blocks: the tensors beyond the architecture's, 1-D.
+ * Their data is allocated when alloc is set. */
 static cnn_status take_blocks(const char *path, const header_info *h, cnn_model_meta *m,
-                              cnn_err *err)
+                              int alloc, cnn_err *err)
 {
     char nb[72];
     for (int i = 0; i < h->nt; i++) {
@@ -418,6 +460,8 @@ static cnn_status take_blocks(const char *path, const header_info *h, cnn_model_
         cnn_model_block *b = &m->block[m->nblocks++];
         snprintf(b->name, sizeof b->name, "%s", name);
         b->count = (long)h->t[i].shape[0];
+        if (!alloc)
+            continue;
         b->data = malloc((size_t)(b->count ? b->count : 1) * sizeof(float));
         if (!b->data)
             return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
@@ -502,7 +546,7 @@ cnn_status cnn_model_load(const char *path, float **params_out, cnn_model_meta *
         goto out;
     }
     if ((st = model_meta_check(path, &h->mv, m, err)) != CNN_OK ||
-        (st = take_blocks(path, h, m, err)) != CNN_OK)
+        (st = take_blocks(path, h, m, 1, err)) != CNN_OK)
         goto out;
 
     tensor_desc want[MAX_TENSORS];
@@ -540,4 +584,55 @@ out:
     }
     free(m);
     return st;
+}
+
+/* ---- whatever we write, we can load ------------------------------------ */
+
+/* The header just built goes through the reader's own checks (metadata
+ * ranges, the spec against rows, cols and classes, the blocks' names, the
+ * tensor set, shapes and offsets), and every value must be finite, before
+ * anything touches the disk: a save the reader would refuse fails here,
+ * with the reader's message, and leaves the previous file in place. */
+static cnn_status check_loadable(const char *path, const strbuf *hdr, const float *params,
+                                 const cnn_model_meta *meta, const tensor_desc *t, int nt,
+                                 cnn_err *err)
+{
+    cnn_status st = CNN_OK;
+    char *text = malloc(hdr->len + 1);
+    header_info *h = calloc(1, sizeof *h);
+    cnn_model_meta *m = calloc(1, sizeof *m);
+    tensor_desc *want = malloc(MAX_TENSORS * sizeof *want);
+    if (!text || !h || !m || !want) {
+        st = cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    memcpy(text, hdr->p, hdr->len); /* the parser decodes strings in place */
+    text[hdr->len] = '\0';
+    jparser p;
+    int map[MAX_TENSORS];
+    if ((st = jp_init(&p, text, hdr->len, path, err)) != CNN_OK ||
+        (st = parse_header(&p, h)) != CNN_OK ||
+        (st = model_meta_check(path, &h->mv, m, err)) != CNN_OK ||
+        (st = take_blocks(path, h, m, 0, err)) != CNN_OK)
+        goto out;
+    uint64_t floats;
+    int nw = tensor_list(m, want, &floats);
+    if ((st = check_tensors(path, h, want, nw, 4 * floats, map, err)) != CNN_OK)
+        goto out;
+    for (int k = 0; k < nt; k++) {
+        const float *v = t[k].block < 0 ? params + t[k].first : meta->block[t[k].block].data;
+        for (uint64_t i = 0; i < t[k].count; i++)
+            if (!isfinite(v[i])) {
+                st = cnn_fail(err, CNN_ERR_FORMAT,
+                              "%s: tensor %s holds a non-finite value (%g at index %" PRIu64 ")",
+                              path, t[k].name, (double)v[i], i);
+                goto out;
+            }
+    }
+out:
+    free(text);
+    free(h);
+    free(m);
+    free(want);
+    return st == CNN_OK || st == CNN_ERR_NOMEM ? st : CNN_ERR_ARG;
 }
