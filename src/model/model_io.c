@@ -212,9 +212,11 @@ static cnn_status check_save_args(const char *path, const cnn_model_meta *meta, 
             return cnn_fail(err, CNN_ERR_ARG,
                             "%s: meta.block[%d].name is not a NUL-terminated UTF-8 string", path,
                             k);
+        char nb[72];
         if (b->count < 0 || b->count > CNN_MAX_PARAMS || (b->count && !b->data))
             return cnn_fail(err, CNN_ERR_ARG, "%s: meta.block[%d] (%s) has count %ld and %s data",
-                            path, k, b->name, b->count, b->data ? "some" : "no");
+                            path, k, model_printable(nb, b->name), b->count,
+                            b->data ? "some" : "no");
     }
     return CNN_OK;
 }
