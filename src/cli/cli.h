@@ -36,6 +36,21 @@ void cli_json_string(FILE *f, const char *s);
 int cli_open_model(const char *cmd, const char *path, int *max_batch, int threads,
                    cnn_net **net, cnn_model_meta *meta);
 
+/* `cnn train` under mpirun (cli_dist.c): init, rank and size, default
+ * threads per rank, agreeing that every rank is ready, failing the whole
+ * job with this rank's message, hooking the chain reduction into the
+ * training options, and rank 0's communication summary. */
+#include "cnn_train.h"
+int cli_dist_begin(int *argc, char ***argv);
+void cli_dist_end(void);
+int cli_dist_rank(void);
+int cli_dist_size(void);
+int cli_dist_threads(void);
+int cli_dist_all_ok(int ok);
+void cli_dist_fail(const char *msg, int code);
+void cli_dist_use(cnn_train_opts *o);
+void cli_dist_report(void);
+
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_predict(int argc, char **argv);

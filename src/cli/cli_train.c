@@ -127,6 +127,124 @@ static void on_progress(const cnn_progress *p, void *ctx)
     }
 }
 
+/* Load the data, check what can be checked, train. Under mpirun every rank
+ * runs this; rank 0 alone prints, logs and writes models. */
+static int train_main(cnn_train_opts *o, const char *data, const char *log_path, int limit)
+{
+    const int rank = cli_dist_rank(), ranks = cli_dist_size();
+    cnn_err err = {{0}};
+    cnn_dataset train = {0}, test = {0};
+    char msg[sizeof err.msg + 64] = "";
+    int ok = !o->save_path || save_dir_writable(o->save_path);
+    if (ok && (cnn_dataset_load(data, "train", 0, 0, CNN_MAX_CLASSES, &train, &err) != CNN_OK ||
+               cnn_dataset_load(data, "t10k", train.rows, train.cols, CNN_MAX_CLASSES, &test,
+                                &err) != CNN_OK)) {
+        snprintf(msg, sizeof msg, "%s", err.msg);
+        ok = 0;
+    }
+    /* The classes: as many as the training labels use (Fashion-MNIST: 10). */
+    for (int i = 0; ok && i < train.count; i++)
+        if (train.labels[i] >= o->classes)
+            o->classes = train.labels[i] + 1;
+    for (int i = 0; ok && i < test.count; i++)
+        if (test.labels[i] >= o->classes) {
+            snprintf(msg, sizeof msg, "%s: test label %d, but the training labels are below %d",
+                     data, test.labels[i], o->classes);
+            ok = 0;
+        }
+    if (limit > 0 && limit < train.count)
+        train.count = limit;
+    /* A bad --arch is a usage error: say so before anything else happens. */
+    int usage_error = 0;
+    if (ok && o->arch && !o->resume_path) {
+        cnn_arch a;
+        if (cnn_arch_parse(&a, o->arch, train.rows, train.cols, 1, o->classes, &err) != CNN_OK) {
+            snprintf(msg, sizeof msg, "--arch: %s", err.msg);
+            ok = 0;
+            usage_error = 1;
+        }
+    }
+    if (!ok && msg[0] && ranks > 1) /* this rank's own problem, in its own words */
+        fprintf(stderr, "cnn train (rank %d): %s\n", rank, msg);
+    else if (!ok && msg[0])
+        fprintf(stderr, "cnn train: %s\n", msg);
+    /* Every rank checks the data and the options; any one failing ends all. */
+    if (!cli_dist_all_ok(ok)) {
+        cnn_dataset_free(&train);
+        cnn_dataset_free(&test);
+        return usage_error ? 2 : 1;
+    }
+
+    display d = {.live = rank == 0 && isatty(STDERR_FILENO), .log_path = log_path};
+    if (rank != 0) { /* one voice */
+        o->save_path = NULL;
+        o->save_best = NULL;
+        log_path = NULL;
+    }
+    if (log_path) {
+        d.log = fopen(log_path, "w");
+        if (!d.log) {
+            fprintf(stderr, "cnn train: %s: cannot open for writing: ", log_path);
+            perror(NULL);
+            cnn_dataset_free(&train);
+            cnn_dataset_free(&test);
+            cli_dist_fail("cannot open the log", 1);
+            return 1;
+        }
+        fprintf(d.log, "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
+                       "seconds,samples_per_second\n");
+    }
+    if (!o->threads && ranks > 1)
+        o->threads = cli_dist_threads();
+    int threads = o->threads ? o->threads : cnn_blas_single_thread();
+    if (rank == 0) {
+        printf("cnn train: %d training and %d test images from %s\n", train.count, test.count,
+               data);
+        printf("  arch %s\n", o->arch ? o->arch : o->resume_path ? "(from the checkpoint)" : "seed");
+        printf("  impl %s, threads %d%s, batch %d, lr %g, seed %llu, epochs %d%s%s\n",
+               cnn_impl_name(o->impl), threads, ranks > 1 ? " per rank" : "", o->batch,
+               (double)o->lr, (unsigned long long)o->seed, o->epochs,
+               o->resume_path ? ", resuming from " : "", o->resume_path ? o->resume_path : "");
+        if (ranks > 1)
+            printf("  mpi: %d ranks, chunks of %d samples dealt out in order\n", ranks,
+                   CNN_CHUNK);
+        fflush(stdout);
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigaction(SIGINT, &sa, NULL);
+    o->stop = &stop_requested;
+    cli_dist_use(o);
+
+    cnn_status st = cnn_train(o, &train, &test, rank == 0 ? on_progress : NULL, &d, NULL, &err);
+    if (d.live)
+        fprintf(stderr, "\r%*s\r", 70, "");
+    int rc = 0;
+    if (st != CNN_OK) {
+        rc = st == CNN_ERR_INTERRUPTED ? 130 : 1;
+        /* Divergence and interruption are agreed by all ranks (they stop at
+         * the same step); anything else may be this rank's alone and must
+         * end the whole job rather than leave the others waiting. */
+        if (st == CNN_ERR_INTERRUPTED || st == CNN_ERR_DIVERGED || ranks == 1) {
+            if (rank == 0)
+                fprintf(stderr, "cnn train: %s\n", err.msg);
+        } else {
+            cli_dist_fail(err.msg, rc);
+        }
+    }
+    cli_dist_report();
+    if (d.log && (fclose(d.log) != 0 || d.log_failed)) {
+        fprintf(stderr, "cnn train: %s: write failed\n", log_path);
+        rc = rc ? rc : 1;
+    }
+    cnn_dataset_free(&train);
+    cnn_dataset_free(&test);
+    return rc;
+}
+
 int cli_train(int argc, char **argv)
 {
     const char *cmd = "train";
@@ -184,85 +302,9 @@ int cli_train(int argc, char **argv)
         if (bad)
             return 2;
     }
-    if (o.save_path && !save_dir_writable(o.save_path))
+    if (cli_dist_begin(&argc, &argv) != 0)
         return 1;
-
-    cnn_err err = {{0}};
-    cnn_dataset train = {0}, test = {0};
-    if (cnn_dataset_load(data, "train", 0, 0, CNN_MAX_CLASSES, &train, &err) != CNN_OK ||
-        cnn_dataset_load(data, "t10k", train.rows, train.cols, CNN_MAX_CLASSES, &test, &err) !=
-            CNN_OK) {
-        fprintf(stderr, "cnn train: %s\n", err.msg);
-        cnn_dataset_free(&train);
-        return 1;
-    }
-    /* The classes: as many as the training labels use (Fashion-MNIST: 10). */
-    for (int i = 0; i < train.count; i++)
-        if (train.labels[i] >= o.classes)
-            o.classes = train.labels[i] + 1;
-    for (int i = 0; i < test.count; i++)
-        if (test.labels[i] >= o.classes) {
-            fprintf(stderr, "cnn train: %s: test label %d, but the training labels are below %d\n",
-                    data, test.labels[i], o.classes);
-            cnn_dataset_free(&train);
-            cnn_dataset_free(&test);
-            return 1;
-        }
-    if (limit > 0 && limit < train.count)
-        train.count = limit;
-    /* A bad --arch is a usage error: say so before anything else happens. */
-    if (o.arch && !o.resume_path) {
-        cnn_arch a;
-        if (cnn_arch_parse(&a, o.arch, train.rows, train.cols, 1, o.classes, &err) != CNN_OK) {
-            fprintf(stderr, "cnn train: --arch: %s\n", err.msg);
-            cnn_dataset_free(&train);
-            cnn_dataset_free(&test);
-            return 2;
-        }
-    }
-
-    display d = {.live = isatty(STDERR_FILENO), .log_path = log_path};
-    if (log_path) {
-        d.log = fopen(log_path, "w");
-        if (!d.log) {
-            fprintf(stderr, "cnn train: %s: cannot open for writing: ", log_path);
-            perror(NULL);
-            cnn_dataset_free(&train);
-            cnn_dataset_free(&test);
-            return 1;
-        }
-        fprintf(d.log, "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
-                       "seconds,samples_per_second\n");
-    }
-
-    int threads = o.threads ? o.threads : cnn_blas_single_thread();
-    printf("cnn train: %d training and %d test images from %s\n", train.count, test.count, data);
-    printf("  arch %s\n", o.arch ? o.arch : o.resume_path ? "(from the checkpoint)" : "seed");
-    printf("  impl %s, threads %d, batch %d, lr %g, seed %llu, epochs %d%s%s\n",
-           cnn_impl_name(o.impl), threads, o.batch, (double)o.lr, (unsigned long long)o.seed,
-           o.epochs, o.resume_path ? ", resuming from " : "", o.resume_path ? o.resume_path : "");
-    fflush(stdout);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
-    sigaction(SIGINT, &sa, NULL);
-    o.stop = &stop_requested;
-
-    cnn_status st = cnn_train(&o, &train, &test, on_progress, &d, NULL, &err);
-    if (d.live)
-        fprintf(stderr, "\r%*s\r", 70, "");
-    int rc = 0;
-    if (st != CNN_OK) {
-        fprintf(stderr, "cnn train: %s\n", err.msg);
-        rc = st == CNN_ERR_INTERRUPTED ? 130 : 1;
-    }
-    if (d.log && (fclose(d.log) != 0 || d.log_failed)) {
-        fprintf(stderr, "cnn train: %s: write failed\n", log_path);
-        rc = rc ? rc : 1;
-    }
-    cnn_dataset_free(&train);
-    cnn_dataset_free(&test);
+    int rc = train_main(&o, data, log_path, limit);
+    cli_dist_end();
     return rc;
 }
