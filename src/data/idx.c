@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "cnn_data.h"
+#include "../util/open_regular.h"
 
 #define IDX_MAGIC_LABELS 0x00000801u /* uint8, 1 dimension */
 #define IDX_MAGIC_IMAGES 0x00000803u /* uint8, 3 dimensions */
@@ -91,27 +92,15 @@ static cnn_status src_open(idx_src *s, const char *path, cnn_err *err)
     s->path = path;
 
     /* Open the descriptor ourselves so that the size we check and the bytes
-     * zlib reads come from the same file, even if the path is replaced. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cnn_fail(err, CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-
-    cnn_status st = CNN_OK;
+     * zlib reads come from the same file, even if the path is replaced.
+     * Pipes and devices have no size, and the length checks need one; a
+     * FIFO must not even be waited for in open(). */
+    int fd;
     struct stat sb;
+    cnn_status st = cnn_open_regular(path, &fd, &sb, err);
+    if (st != CNN_OK)
+        return st;
     uint8_t b[4];
-    if (fstat(fd, &sb) != 0) {
-        st = cnn_fail(err, CNN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        st = cnn_fail(err, CNN_ERR_IO, "%s: %s", path, strerror(EISDIR));
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        /* Pipes and devices have no size, and the length checks need one. */
-        st = cnn_fail(err, CNN_ERR_IO, "%s: not a regular file", path);
-        goto fail;
-    }
     s->disk_size = (uint64_t)sb.st_size;
 
     if (s->disk_size >= 2) {

@@ -20,6 +20,7 @@
 #include "cnn_atomic_file.h"
 #include "cnn_model.h"
 #include "json_reader.h"
+#include "../util/open_regular.h"
 
 #define MODEL_ARCH "conv15x5x5-relu-avgpool2-fc10"
 
@@ -602,7 +603,7 @@ cnn_status cnn_model_load(const char *path, float *params, cnn_model_meta *meta,
     if (!path || !params)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_model_load: NULL argument");
 
-    FILE *f = fopen(path, "rb");
+    FILE *f = cnn_fopen_read(path);
     if (!f)
         return cnn_fail(err, CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 
