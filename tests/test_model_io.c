@@ -262,7 +262,7 @@ static int count_temp_files(const char *dir)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp."))
+        if (strstr(e->d_name, ".cnn-tmp-"))
             n++;
     closedir(d);
     return n;
