@@ -555,6 +555,52 @@ static void test_dataset_count_mismatch(void **state)
     assert_msg(err, join(lp, d, "train-labels-idx1-ubyte"), "4 labels");
 }
 
+/* A gzip image file whose header honestly declares 1.37 M images (1 GB
+ * inflated) beside a label file of 200: the mismatch is found from the two
+ * headers, before the image body is touched (here the body is missing, so
+ * reading it first would say "truncated" instead). */
+static void test_dataset_headers_before_bodies(void **state)
+{
+    fixture *f = *state;
+    char d[512], ip[512], lp[512];
+    subdir(d, f->dir, "big");
+    write_image_header(join(ip, d, "train-images-idx3-ubyte.gz"), 1370000, 28, 28, 1);
+    size_t n;
+    uint8_t *b = make_labels(200, 10, &n);
+    write_gz(join(lp, d, "train-labels-idx1-ubyte.gz"), b, n);
+    free(b);
+    cnn_dataset ds;
+    cnn_err err = {{0}};
+    assert_int_equal(cnn_dataset_load(d, "train", 28, 28, 10, &ds, &err), CNN_ERR_FORMAT);
+    assert_msg(err, ip, "1370000 images but");
+    assert_msg(err, lp, "has 200 labels");
+    /* The size is checked from the header too: wrong size before any body. */
+    assert_int_equal(cnn_dataset_load(d, "train", 20, 20, 10, &ds, &err), CNN_ERR_FORMAT);
+    assert_msg(err, ip, "images are 28x28, expected 20x20");
+}
+
+/* Which file is read when several spellings exist, and which is passed over. */
+static void test_dataset_find(void **state)
+{
+    fixture *f = *state;
+    char d[512], p[512];
+    subdir(d, f->dir, "find");
+    write_split(d, "train", "-", "", 3, 3, 2, 2);
+    write_split(d, "train", "-", ".gz", 3, 3, 2, 2);
+    remove(join(p, d, "train-labels-idx1-ubyte"));
+    cnn_dataset_files files;
+    cnn_err err = {{0}};
+    assert_int_equal(cnn_dataset_find(d, "train", &files, &err), CNN_OK);
+    assert_string_equal(files.images, join(p, d, "train-images-idx3-ubyte"));
+    assert_string_equal(files.images_also, join(p, d, "train-images-idx3-ubyte.gz"));
+    assert_string_equal(files.labels, join(p, d, "train-labels-idx1-ubyte.gz"));
+    assert_null(files.labels_also);
+    cnn_dataset_files_free(&files);
+    assert_null(files.images);
+    assert_int_equal(cnn_dataset_find(d, "t10k", &files, &err), CNN_ERR_IO);
+    assert_null(files.images);
+}
+
 static void test_dataset_wrong_size(void **state)
 {
     fixture *f = *state;
@@ -647,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dataset_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_count_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_wrong_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_headers_before_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_find, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_missing, setup, teardown),
         cmocka_unit_test(test_fashion_mnist_t10k),
     };
