@@ -1,60 +1,32 @@
-/* cli_train.c — `cnn train`: options, data loading, progress display,
- * Ctrl-C handling and the per-epoch CSV log around cnn_train(). */
+/* cli_train.c — `cnn train`: options, checks of the files it will write,
+ * data loading, Ctrl-C handling and the per-epoch CSV log around
+ * cnn_train(); the progress display is in cli_progress.c. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 #include "cnn_blas.h"
 #include "cnn_train.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cnn train [OPTIONS]\n"
-            "\n"
-            "Train the seed network with mini-batch SGD on the batch-mean cross-entropy.\n"
-            "Each epoch: shuffled mini-batches, then loss and accuracy on the test set.\n"
-            "\n"
-            "options:\n"
-            "  --data DIR       MNIST-format data set: train-images-idx3-ubyte[.gz] etc.\n"
-            "                   (default " CNN_DEFAULT_DATA ")\n"
-            "  --epochs N       total epochs, including those of a resumed run (default 5)\n"
-            "  --batch N        samples per SGD step (default 32)\n"
-            "  --lr X           learning rate (default 0.05)\n"
-            "  --seed N         seed of the one RNG: initialisation and shuffling (default 1)\n"
-            "  --threads N      OpenMP threads; results do not depend on it (default: all cores)\n"
-            "  --impl ref|blas  naive reference loops or im2col+SGEMM (default blas)\n"
-            "  --limit N        train on the first N training samples only (default: all)\n"
-            "  --save FILE      write the model (safetensors) after every epoch and on Ctrl-C\n"
-            "  --resume FILE    continue exactly from a checkpoint written by --save\n"
-            "  --log FILE       write per-epoch metrics as CSV\n"
-            "  -h, --help       show this help\n"
-            "\n"
-            "Ctrl-C stops after the current step (saving a checkpoint with --save);\n"
-            "a second Ctrl-C stops at once.\n");
-}
+static const char about[] =
+    "Train the seed network with mini-batch SGD on the batch-mean cross-entropy.\n"
+    "Each epoch: shuffled mini-batches, then loss and accuracy on the test set.\n";
 
-/* --save is first written after a whole epoch: find out now, not then, that
- * its directory cannot take the file. */
-static int save_dir_writable(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (access(dir, W_OK | X_OK) == 0)
-        return 1;
-    fprintf(stderr, "cnn train: --save %s: cannot write in directory %s: ", path, dir);
-    perror(NULL);
-    return 0;
-}
+static const char epilog[] =
+    "Ctrl-C stops after the current step (saving a checkpoint with --save);\n"
+    "a second Ctrl-C stops at once. When started with Ctrl-C ignored (a background\n"
+    "job of a script), it stays ignored.\n";
+
+static const char *const impl_names[] = {"ref", "blas", NULL};
+
+/* ---- Ctrl-C ---------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -62,128 +34,133 @@ static void on_sigint(int sig)
 {
     (void)sig;
     stop_requested = 1;
+    /* Say so at once (write(2) is async-signal-safe); the live line, if
+     * any, is cleared first. */
+    static const char live[] = "\r\033[K";
+    static const char step[] = "cnn train: stopping after this step... (Ctrl-C again stops "
+                               "at once)\n";
+    static const char eval[] = "cnn train: stopping after the test pass... (Ctrl-C again "
+                               "stops at once)\n";
+    ssize_t r = 0;
+    if (cli_progress_live)
+        r = write(STDERR_FILENO, live, sizeof live - 1);
+    if (cli_progress_evaluating)
+        r = write(STDERR_FILENO, eval, sizeof eval - 1);
+    else
+        r = write(STDERR_FILENO, step, sizeof step - 1);
+    (void)r;
 }
 
-typedef struct {
-    int live;   /* stderr is a terminal: redraw one progress line */
-    FILE *log;  /* CSV log or NULL */
-    const char *log_path;
-    int log_failed;
-    double last_draw;
-} display;
-
-static void on_progress(const cnn_progress *p, void *ctx)
+/* Install the handler unless SIGINT was inherited as ignored: `cnn train &`
+ * from a script must not stop when the script's terminal gets a Ctrl-C. */
+static void catch_sigint(void)
 {
-    display *d = ctx;
-    if (p->event == CNN_EVENT_STEP) {
-        if (!d->live || (p->seconds - d->last_draw < 0.1 && p->batch < p->batches))
-            return;
-        d->last_draw = p->seconds;
-        fprintf(stderr, "\r  epoch %d/%d  batch %d/%d  loss %.4f  %.0f samples/s   ", p->epoch,
-                p->epochs, p->batch, p->batches, p->loss_sum / (double)p->seen,
-                (double)p->seen / (p->seconds > 0 ? p->seconds : 1e-9));
+    struct sigaction old;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
         return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+/* Same file: same name, or both exist and are one inode. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Open the CSV log without blocking on a FIFO that has no reader. */
+static FILE *open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
+    if (fd < 0)
+        return NULL;
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = NULL;
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+        f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
     }
-    if (p->event == CNN_EVENT_SAVED) {
-        printf("  saved %s\n", p->path);
-        fflush(stdout);
-        return;
-    }
-    if (d->live)
-        fprintf(stderr, "\r%*s\r", 70, "");
-    double train_loss = p->loss_sum / (double)p->seen;
-    double train_acc = (double)p->correct / (double)p->seen;
-    double rate = (double)p->seen / p->seconds;
-    printf("epoch %d/%d  loss %.4f  train acc %.2f%%", p->epoch, p->epochs, train_loss,
-           100.0 * train_acc);
-    if (p->test_count > 0)
-        printf("  test loss %.4f  test acc %.2f%%", p->test_loss, 100.0 * p->test_accuracy);
-    printf("  %.1f s  %.0f samples/s\n", p->seconds, rate);
-    fflush(stdout);
-    d->last_draw = 0.0;
-    if (d->log) {
-        fprintf(d->log, "%d,%ld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", p->epoch, p->step, train_loss,
-                train_acc, p->test_count ? p->test_loss : 0.0,
-                p->test_count ? p->test_accuracy : 0.0, p->seconds, rate);
-        if (fflush(d->log) != 0)
-            d->log_failed = 1;
-    }
+    return f;
 }
 
 int cli_train(int argc, char **argv)
 {
-    const char *cmd = "train";
     cnn_train_opts o;
     cnn_train_opts_default(&o);
     const char *data = CNN_DEFAULT_DATA, *log_path = NULL;
-    int limit = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        int known = strcmp(a, "--data") == 0 || strcmp(a, "--epochs") == 0 ||
-                    strcmp(a, "--batch") == 0 || strcmp(a, "--lr") == 0 ||
-                    strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0 ||
-                    strcmp(a, "--impl") == 0 || strcmp(a, "--limit") == 0 ||
-                    strcmp(a, "--save") == 0 || strcmp(a, "--resume") == 0 ||
-                    strcmp(a, "--log") == 0;
-        if (!known) {
-            fprintf(stderr, "cnn train: unknown option '%s' (see cnn train --help)\n", a);
-            return 2;
-        }
-        if (!(v = cli_value(cmd, argc, argv, &i)))
-            return 2;
-        int bad = 0;
-        if (strcmp(a, "--data") == 0)
-            data = v;
-        else if (strcmp(a, "--epochs") == 0)
-            bad = cli_int(cmd, a, v, 1, 100000, &o.epochs);
-        else if (strcmp(a, "--batch") == 0)
-            bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &o.batch);
-        else if (strcmp(a, "--lr") == 0)
-            bad = cli_float(cmd, a, v, 0.0, 1e3, &o.lr);
-        else if (strcmp(a, "--seed") == 0)
-            bad = cli_u64(cmd, a, v, &o.seed);
-        else if (strcmp(a, "--threads") == 0)
-            bad = cli_int(cmd, a, v, 1, 1024, &o.threads);
-        else if (strcmp(a, "--impl") == 0) {
-            if (cnn_impl_parse(v, &o.impl) != 0) {
-                fprintf(stderr, "cnn train: --impl: expected 'ref' or 'blas', got '%s'\n", v);
-                bad = 1;
-            }
-        } else if (strcmp(a, "--limit") == 0)
-            bad = cli_int(cmd, a, v, 1, 1000000000, &limit);
-        else if (strcmp(a, "--save") == 0)
-            o.save_path = v;
-        else if (strcmp(a, "--resume") == 0)
-            o.resume_path = v;
-        else if (strcmp(a, "--log") == 0)
-            log_path = v;
-        if (bad)
-            return 2;
-    }
-    if (o.save_path && !save_dir_writable(o.save_path))
-        return 1;
+    int limit = 0, impl = o.impl == CNN_IMPL_REF ? 0 : 1;
+    cli_opt opts[] = {
+        CLI_STRING("--data", "DIR", &data,
+                   "MNIST-format data set: train-images-idx3-ubyte[.gz] etc.\n"
+                   "(default " CNN_DEFAULT_DATA ")"),
+        CLI_INT("--epochs", "N", &o.epochs, 1, 100000,
+                "total epochs, including those of a resumed run (default 5)"),
+        CLI_INT("--batch", "N", &o.batch, 1, CLI_MAX_BATCH, "samples per SGD step (default 32)"),
+        CLI_FLOAT("--lr", "X", &o.lr, 0, 1e3, CLI_LO_OPEN, "learning rate (default 0.05)"),
+        CLI_U64("--seed", "N", &o.seed, UINT64_MAX,
+                "seed of the one RNG: initialisation and shuffling (default 1)"),
+        CLI_INT("--threads", "N", &o.threads, 1, 1024,
+                CLI_HELP_THREADS),
+        CLI_CHOICE("--impl", &impl, impl_names,
+                   "naive reference loops or im2col+SGEMM (default blas)"),
+        CLI_INT("--limit", "N", &limit, 1, 1000000000,
+                "train on the first N training samples only (default: all)"),
+        CLI_STRING("--save", "FILE", &o.save_path,
+                   "write the model (safetensors) after every epoch and on Ctrl-C"),
+        CLI_STRING("--resume", "FILE", &o.resume_path,
+                   "continue exactly from a checkpoint written by --save"),
+        CLI_STRING("--log", "FILE", &log_path, "write per-epoch metrics as CSV"),
+    };
+    cli_cmd cmd = {"train", "[OPTIONS]", about, epilog, opts, CLI_NOPTS(opts), NULL};
+    int rc = cli_parse(&cmd, argc, argv, NULL, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    o.impl = impl == 0 ? CNN_IMPL_REF : CNN_IMPL_BLAS;
 
-    cnn_err err = {{0}};
+    /* Everything that can be found wrong now must not wait for the data. */
+    if (o.save_path && cli_check_output("train", "--save", o.save_path) != 0)
+        return 1;
+    if (log_path && cli_check_output("train", "--log", log_path) != 0)
+        return 1;
+    if (o.resume_path && cli_check_model_file("train", o.resume_path) != 0)
+        return 1;
+    if (log_path && ((o.save_path && same_file(log_path, o.save_path)) ||
+                     (o.resume_path && same_file(log_path, o.resume_path)))) {
+        fprintf(stderr, "cnn train: --log %s: is also the %s file\n", log_path,
+                o.save_path && same_file(log_path, o.save_path) ? "--save" : "--resume");
+        return 2;
+    }
+
     cnn_dataset train = {0}, test = {0};
-    if (cnn_dataset_load(data, "train", CNN_IN_H, CNN_IN_W, CNN_CLASSES, &train, &err) != CNN_OK ||
-        cnn_dataset_load(data, "t10k", CNN_IN_H, CNN_IN_W, CNN_CLASSES, &test, &err) != CNN_OK) {
-        fprintf(stderr, "cnn train: %s\n", err.msg);
+    if (cli_load_split("train", data, "train", stdout, &train) != 0)
+        return 1;
+    if (cli_load_split("train", data, "t10k", stdout, &test) != 0) {
         cnn_dataset_free(&train);
         return 1;
     }
     if (limit > 0 && limit < train.count)
         train.count = limit;
 
-    display d = {.live = isatty(STDERR_FILENO), .log_path = log_path};
+    cli_progress d;
+    cli_progress_init(&d, isatty(STDERR_FILENO), test.count);
     if (log_path) {
-        d.log = fopen(log_path, "w");
+        d.log = open_log(log_path);
         if (!d.log) {
-            fprintf(stderr, "cnn train: %s: cannot open for writing: ", log_path);
-            perror(NULL);
+            fprintf(stderr, "cnn train: %s: cannot open for writing: %s\n", log_path,
+                    strerror(errno));
             cnn_dataset_free(&train);
             cnn_dataset_free(&test);
             return 1;
@@ -199,17 +176,14 @@ int cli_train(int argc, char **argv)
            o.epochs, o.resume_path ? ", resuming from " : "", o.resume_path ? o.resume_path : "");
     fflush(stdout);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
-    sigaction(SIGINT, &sa, NULL);
+    catch_sigint();
     o.stop = &stop_requested;
+    d.stop = &stop_requested;
 
-    cnn_status st = cnn_train(&o, &train, &test, on_progress, &d, NULL, &err);
-    if (d.live)
-        fprintf(stderr, "\r%*s\r", 70, "");
-    int rc = 0;
+    cnn_err err = {{0}};
+    cnn_status st = cnn_train(&o, &train, &test, cli_progress_event, &d, NULL, &err);
+    cli_progress_clear(&d);
+    rc = 0;
     if (st != CNN_OK) {
         fprintf(stderr, "cnn train: %s\n", err.msg);
         rc = st == CNN_ERR_INTERRUPTED ? 130 : 1;
