@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,31 @@ static void test_missing_file(void **state)
     expect_images_fail(f->dir, CNN_ERR_IO, "directory");
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "the IDX reader blocked on a FIFO (no writer)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* the exit status says it */
+    }
+    _exit(1);
+}
+
+/* A FIFO with no writer would block a plain open() forever: it is refused
+ * instead (the alarm turns a regression into a failure, not a hang). */
+static void test_fifo(void **state)
+{
+    fixture *f = *state;
+    char p[512];
+    assert_int_equal(mkfifo(join(p, f->dir, "fifo"), 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    expect_images_fail(p, CNN_ERR_IO, "not a regular file");
+    expect_labels_fail(p, 10, CNN_ERR_IO, "not a regular file");
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+}
+
 /* Write a split into dir under the given spelling, e.g. "-idx", ".gz". */
 static void write_split(const char *dir, const char *split, const char *sep, const char *ext,
                         uint32_t n_images, uint32_t n_labels, uint32_t rows, uint32_t cols)
@@ -690,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_absurd_dimensions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailing_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_count_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_wrong_size, setup, teardown),

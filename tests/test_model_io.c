@@ -481,6 +481,32 @@ static void test_refuse_missing_file(void **state)
     expect_refusal(path, CNN_ERR_IO, "No such file");
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "cnn_model_load blocked on a FIFO (no writer)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* the exit status says it */
+    }
+    _exit(1);
+}
+
+/* A FIFO with no writer would block a plain open() forever: it is refused
+ * instead (the alarm turns a regression into a failure, not a hang). */
+static void test_refuse_fifo(void **state)
+{
+    char path[128];
+    in_dir(state, "fifo.safetensors", path, sizeof path);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    expect_refusal(path, CNN_ERR_IO, "not a regular file");
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    unlink(path);
+}
+
 static void test_refuse_truncated(void **state)
 {
     char base[128], bad[128];
@@ -842,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_save_replaces),
         cmocka_unit_test(test_header_layout),
         cmocka_unit_test(test_refuse_missing_file),
+        cmocka_unit_test(test_refuse_fifo),
         cmocka_unit_test(test_refuse_truncated),
         cmocka_unit_test(test_refuse_header_length),
         cmocka_unit_test(test_refuse_bad_json),
