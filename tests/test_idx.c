@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,31 @@ static void test_missing_file(void **state)
     expect_images_fail(f->dir, CNN_ERR_IO, "directory");
 }
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "the IDX reader blocked on a FIFO (no writer)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* the exit status says it */
+    }
+    _exit(1);
+}
+
+/* A FIFO with no writer would block a plain open() forever: it is refused
+ * instead (the alarm turns a regression into a failure, not a hang). */
+static void test_fifo(void **state)
+{
+    fixture *f = *state;
+    char p[512];
+    assert_int_equal(mkfifo(join(p, f->dir, "fifo"), 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    expect_images_fail(p, CNN_ERR_IO, "not a regular file");
+    expect_labels_fail(p, 10, CNN_ERR_IO, "not a regular file");
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+}
+
 /* Write a split into dir under the given spelling, e.g. "-idx", ".gz". */
 static void write_split(const char *dir, const char *split, const char *sep, const char *ext,
                         uint32_t n_images, uint32_t n_labels, uint32_t rows, uint32_t cols)
@@ -553,6 +579,52 @@ static void test_dataset_count_mismatch(void **state)
     assert_null(ds.labels);
     assert_msg(err, join(ip, d, "train-images-idx3-ubyte"), "5 images");
     assert_msg(err, join(lp, d, "train-labels-idx1-ubyte"), "4 labels");
+}
+
+/* A gzip image file whose header honestly declares 1.37 M images (1 GB
+ * inflated) beside a label file of 200: the mismatch is found from the two
+ * headers, before the image body is touched (here the body is missing, so
+ * reading it first would say "truncated" instead). */
+static void test_dataset_headers_before_bodies(void **state)
+{
+    fixture *f = *state;
+    char d[512], ip[512], lp[512];
+    subdir(d, f->dir, "big");
+    write_image_header(join(ip, d, "train-images-idx3-ubyte.gz"), 1370000, 28, 28, 1);
+    size_t n;
+    uint8_t *b = make_labels(200, 10, &n);
+    write_gz(join(lp, d, "train-labels-idx1-ubyte.gz"), b, n);
+    free(b);
+    cnn_dataset ds;
+    cnn_err err = {{0}};
+    assert_int_equal(cnn_dataset_load(d, "train", 28, 28, 10, &ds, &err), CNN_ERR_FORMAT);
+    assert_msg(err, ip, "1370000 images but");
+    assert_msg(err, lp, "has 200 labels");
+    /* The size is checked from the header too: wrong size before any body. */
+    assert_int_equal(cnn_dataset_load(d, "train", 20, 20, 10, &ds, &err), CNN_ERR_FORMAT);
+    assert_msg(err, ip, "images are 28x28, expected 20x20");
+}
+
+/* Which file is read when several spellings exist, and which is passed over. */
+static void test_dataset_find(void **state)
+{
+    fixture *f = *state;
+    char d[512], p[512];
+    subdir(d, f->dir, "find");
+    write_split(d, "train", "-", "", 3, 3, 2, 2);
+    write_split(d, "train", "-", ".gz", 3, 3, 2, 2);
+    remove(join(p, d, "train-labels-idx1-ubyte"));
+    cnn_dataset_files files;
+    cnn_err err = {{0}};
+    assert_int_equal(cnn_dataset_find(d, "train", &files, &err), CNN_OK);
+    assert_string_equal(files.images, join(p, d, "train-images-idx3-ubyte"));
+    assert_string_equal(files.images_also, join(p, d, "train-images-idx3-ubyte.gz"));
+    assert_string_equal(files.labels, join(p, d, "train-labels-idx1-ubyte.gz"));
+    assert_null(files.labels_also);
+    cnn_dataset_files_free(&files);
+    assert_null(files.images);
+    assert_int_equal(cnn_dataset_find(d, "t10k", &files, &err), CNN_ERR_IO);
+    assert_null(files.images);
 }
 
 static void test_dataset_wrong_size(void **state)
@@ -644,9 +716,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_absurd_dimensions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailing_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_count_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_wrong_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_headers_before_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_find, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dataset_missing, setup, teardown),
         cmocka_unit_test(test_fashion_mnist_t10k),
     };

@@ -124,46 +124,74 @@ static void test_pgm_refuses_bad_files(void **state)
 }
 
 /* A pipe has no size to check up front: truncation and trailing bytes must
- * still be found while reading. */
-static void read_from_fifo(const char *content, size_t len, cnn_status want,
+ * still be found while reading (cnn_pgm_read_stream, as for `predict -`). */
+static void read_from_pipe(const char *content, size_t len, cnn_status want,
                            const char *phrase)
 {
-    const char *path = tmp_path("fifo.pgm");
-    unlink(path);
-    assert_int_equal(mkfifo(path, 0600), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        FILE *f = fopen(path, "wb");
-        int ok = f && fwrite(content, 1, len, f) == len;
+        close(fds[0]);
         /* The reader may stop early and close: a broken pipe is fine. */
-        if (f)
-            fclose(f);
+        int ok = write(fds[1], content, len) == (ssize_t)len;
         _exit(ok ? 0 : 1);
     }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "rb");
+    assert_non_null(f);
     cnn_gray im;
     cnn_err err = {{0}};
-    cnn_status st = cnn_pgm_read(path, &im, &err);
+    cnn_status st = cnn_pgm_read_stream(f, "standard input", &im, &err);
+    fclose(f);
     int status;
     waitpid(pid, &status, 0);
     if (st != want || (phrase && !strstr(err.msg, phrase)))
-        fail_msg("fifo: got status %d, \"%s\"; wanted %d, \"%s\"", st, err.msg, want,
+        fail_msg("pipe: got status %d, \"%s\"; wanted %d, \"%s\"", st, err.msg, want,
                  phrase ? phrase : "");
     if (st == CNN_OK) {
         assert_int_equal(im.width, 2);
         assert_int_equal(im.pixels[3], 'd');
+    } else {
+        assert_non_null(strstr(err.msg, "standard input: "));
     }
     cnn_gray_free(&im);
-    unlink(path);
 }
 
 static void test_pgm_from_pipe(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    read_from_fifo("P5\n2 2\n255\nabcd", 15, CNN_OK, NULL);
-    read_from_fifo("P5\n2 2\n255\nabc", 14, CNN_ERR_FORMAT, "truncated");
-    read_from_fifo("P5\n2 2\n255\nabcde", 16, CNN_ERR_FORMAT, "trailing bytes");
+    read_from_pipe("P5\n2 2\n255\nabcd", 15, CNN_OK, NULL);
+    read_from_pipe("P5\n2 2\n255\nabc", 14, CNN_ERR_FORMAT, "truncated");
+    read_from_pipe("P5\n2 2\n255\nabcde", 16, CNN_ERR_FORMAT, "trailing bytes");
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "cnn_pgm_read blocked on a FIFO (no writer)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* nothing more to do: the exit status says it */
+    }
+    _exit(1);
+}
+
+/* A FIFO named as a file must be refused, not waited for: with no writer, a
+ * plain open() would block forever (the alarm turns that into a failure). */
+static void test_pgm_refuses_fifo(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("fifo.pgm");
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    expect_refused(path, CNN_ERR_IO, "not a regular file");
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    unlink(path);
 }
 
 /* ---- PNG ---------------------------------------------------------------- */
@@ -358,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_pgm_reads_good_files),
         cmocka_unit_test(test_pgm_refuses_bad_files),
         cmocka_unit_test(test_pgm_from_pipe),
+        cmocka_unit_test(test_pgm_refuses_fifo),
         cmocka_unit_test(test_png_small),
         cmocka_unit_test(test_filter_grid),
         cmocka_unit_test(test_save_by_extension),

@@ -30,6 +30,12 @@ void cnn_gray_free(cnn_gray *im);
  * then exactly width·height bytes, each <= maxval, and nothing after them.
  * On failure *out is zeroed and err says "PATH: problem" in one line. */
 cnn_status cnn_pgm_read(const char *path, cnn_gray *out, cnn_err *err);
+/* The same from an open stream (a pipe, standard input), reading up to its
+ * end; `name` stands for the file in messages. A regular file's length is
+ * checked before the pixels are allocated; a pipe's while reading. Only
+ * regular files are opened by cnn_pgm_read: a FIFO or device given by name
+ * is refused ("not a regular file") instead of waited for. */
+cnn_status cnn_pgm_read_stream(FILE *f, const char *name, cnn_gray *out, cnn_err *err);
 
 /* Write im as binary PGM to f (for cnn_atomic_write). CNN_ERR_IO on failure. */
 cnn_status cnn_pgm_write(FILE *f, const cnn_gray *im);

@@ -45,7 +45,7 @@ typedef struct {
     int val;                 /* hold out this many training samples for validation */
     int patience;            /* stop after this many epochs without a better
                                 validation accuracy; 0 = never */
-    long save_every;         /* also checkpoint every this many steps; 0 = per epoch */
+    int save_every;          /* also checkpoint every this many steps; 0 = per epoch */
     unsigned given;          /* CNN_GIVEN_* */
     const char *save_path;   /* checkpoint after each epoch and on stop; NULL = none */
     const char *save_best;   /* the model with the best validation accuracy; NULL = none */

@@ -9,25 +9,11 @@
 #include "cli.h"
 #include "cnn_train.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cnn eval --model FILE [OPTIONS]\n"
-            "\n"
-            "Evaluate a saved model on the test split (t10k-*) of an MNIST-format data set:\n"
-            "mean cross-entropy loss, accuracy, accuracy per class, and the confusion matrix\n"
-            "(rows: true class, columns: predicted class). Runs the implementation the model\n"
-            "was trained with.\n"
-            "\n"
-            "options:\n"
-            "  --model FILE     model written by cnn train --save (required)\n"
-            "  --data DIR       data set directory (default " CNN_DEFAULT_DATA ")\n"
-            "  --batch N        images per forward pass (default: the model's training batch,\n"
-            "                   so the loss matches what training printed to the last digit)\n"
-            "  --threads N      OpenMP threads; results do not depend on it (default: all cores)\n"
-            "  --json           print one JSON object instead of text (default: text)\n"
-            "  -h, --help       show this help\n");
-}
+static const char about[] =
+    "Evaluate a saved model on the test split (t10k-*) of an MNIST-format data set:\n"
+    "mean cross-entropy loss, accuracy, accuracy per class, and the confusion matrix\n"
+    "(rows: true class, columns: predicted class). Runs the implementation the model\n"
+    "was trained with.\n";
 
 typedef struct {
     const char *model, *data;
@@ -83,7 +69,7 @@ static void print_json(const report *r)
     printf(",\"test_accuracy\":");
     json_number(r->accuracy);
     printf(",\"correct\":%d,\"per_class\":[", r->correct);
-    for (int k = 0; k < m->arch.classes; k++) {
+    for (int k = 0; k < r->meta.arch.classes; k++) {
         printf("%s{\"class\":%d,\"images\":%ld,\"correct\":%ld,\"accuracy\":", k ? "," : "", k,
                r->per_class[k], r->confusion[k][k]);
         if (r->per_class[k])
@@ -93,9 +79,9 @@ static void print_json(const report *r)
         printf("}");
     }
     printf("],\"confusion\":[");
-    for (int t = 0; t < m->arch.classes; t++) {
+    for (int t = 0; t < r->meta.arch.classes; t++) {
         printf("%s[", t ? "," : "");
-        for (int p = 0; p < m->arch.classes; p++)
+        for (int p = 0; p < r->meta.arch.classes; p++)
             printf("%s%ld", p ? "," : "", r->confusion[t][p]);
         printf("]");
     }
@@ -116,7 +102,7 @@ static void print_text(const report *r)
            100.0 * r->accuracy, r->correct, r->count);
 
     printf("\nper class:\n  class  images  correct  accuracy\n");
-    for (int k = 0; k < m->arch.classes; k++) {
+    for (int k = 0; k < r->meta.arch.classes; k++) {
         printf("  %5d  %6ld  %7ld  ", k, r->per_class[k], r->confusion[k][k]);
         if (r->per_class[k])
             printf("%7.2f%%\n", 100.0 * (double)r->confusion[k][k] / (double)r->per_class[k]);
@@ -125,12 +111,12 @@ static void print_text(const report *r)
     }
 
     printf("\nconfusion matrix (rows: true class, columns: predicted class):\n  true ");
-    for (int p = 0; p < m->arch.classes; p++)
+    for (int p = 0; p < r->meta.arch.classes; p++)
         printf(" %6d", p);
     printf("\n");
-    for (int t = 0; t < m->arch.classes; t++) {
+    for (int t = 0; t < r->meta.arch.classes; t++) {
         printf("  %4d ", t);
-        for (int p = 0; p < m->arch.classes; p++)
+        for (int p = 0; p < r->meta.arch.classes; p++)
             printf(" %6ld", r->confusion[t][p]);
         printf("\n");
     }
@@ -144,54 +130,34 @@ int cli_eval(int argc, char **argv)
     memset(rp, 0, sizeof *rp);
     rp->data = CNN_DEFAULT_DATA;
     int batch = 0, threads = 0, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        int known = strcmp(a, "--model") == 0 || strcmp(a, "--data") == 0 ||
-                    strcmp(a, "--batch") == 0 || strcmp(a, "--threads") == 0;
-        if (!known) {
-            fprintf(stderr, "cnn eval: unknown option '%s' (see cnn eval --help)\n", a);
-            return 2;
-        }
-        if (!(v = cli_value(cmd, argc, argv, &i)))
-            return 2;
-        int bad = 0;
-        if (strcmp(a, "--model") == 0)
-            rp->model = v;
-        else if (strcmp(a, "--data") == 0)
-            rp->data = v;
-        else if (strcmp(a, "--batch") == 0)
-            bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &batch);
-        else if (strcmp(a, "--threads") == 0)
-            bad = cli_int(cmd, a, v, 1, 1024, &threads);
-        if (bad)
-            return 2;
-    }
-    if (!rp->model) {
-        fprintf(stderr, "cnn eval: --model FILE is required (see cnn eval --help)\n");
+    cli_opt opts[] = {
+        CLI_STRING("--model", "FILE", &rp->model, "model written by cnn train --save (required)"),
+        CLI_STRING("--data", "DIR", &rp->data, "data set directory\n(default " CNN_DEFAULT_DATA ")"),
+        CLI_INT("--batch", "N", &batch, 1, CLI_MAX_BATCH,
+                "images per forward pass (default: the model's training batch,\n"
+                "so the loss matches what training printed to the last digit)"),
+        CLI_INT("--threads", "N", &threads, 1, 1024,
+                CLI_HELP_THREADS),
+        CLI_FLAG("--json", &json, "print one JSON object instead of text (default: text)"),
+    };
+    cli_cmd c = {"eval", "--model FILE [OPTIONS]", about, NULL, opts, CLI_NOPTS(opts), NULL};
+    int rc = cli_parse(&c, argc, argv, NULL, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (cli_require(&c, "--model") != 0)
         return 2;
-    }
 
     cnn_net *net = NULL;
     if (cli_open_model(cmd, rp->model, &batch, threads, &net, &rp->meta) != 0)
         return 1;
-    cnn_err err = {{0}};
     cnn_dataset test = {0};
-    if (cnn_dataset_load(rp->data, "t10k", rp->meta.arch.in_h, rp->meta.arch.in_w,
-                         rp->meta.arch.classes, &test, &err) !=
-        CNN_OK) {
-        fprintf(stderr, "cnn eval: %s\n", err.msg);
+    /* Which file is read, when there is a choice: not into the JSON. */
+    if (cli_load_split(cmd, rp->data, "t10k", rp->meta.arch.in_h, rp->meta.arch.in_w,
+                       rp->meta.arch.classes, json ? stderr : stdout, &test) != 0) {
         cnn_net_free(net);
         return 1;
     }
-    int rc = 0;
+    rc = 0;
     int *pred = NULL;
     if (test.count == 0) {
         fprintf(stderr, "cnn eval: %s: the test split has no images\n", rp->data);

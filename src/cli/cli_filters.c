@@ -9,22 +9,10 @@
 #include "cli.h"
 #include "cnn_image.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cnn filters --model FILE --out FILE.png|FILE.pgm [OPTIONS]\n"
-            "\n"
-            "Draw the model's 15 learned 5x5 convolution filters as one grayscale image:\n"
-            "5 columns by 3 rows (filter 0 top left, row by row), 2-pixel white gaps,\n"
-            "each filter stretched from its own minimum (black) to maximum (white).\n"
-            "\n"
-            "options:\n"
-            "  --model FILE     model written by cnn train --save (required)\n"
-            "  --out FILE       image to write (required); PNG if it ends in .png, binary\n"
-            "                   PGM if it ends in .pgm; replaced atomically\n"
-            "  --scale N        pixels per filter tap, 1 to 64 (default 12)\n"
-            "  -h, --help       show this help\n");
-}
+static const char about[] =
+    "Draw the model's 15 learned 5x5 convolution filters as one grayscale image:\n"
+    "5 columns by 3 rows (filter 0 top left, row by row), 2-pixel white gaps,\n"
+    "each filter stretched from its own minimum (black) to maximum (white).\n";
 
 static int has_ext(const char *path, const char *ext)
 {
@@ -37,42 +25,34 @@ int cli_filters(int argc, char **argv)
     const char *cmd = "filters";
     const char *model = NULL, *out = NULL;
     int scale = 12;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--model") != 0 && strcmp(a, "--out") != 0 && strcmp(a, "--scale") != 0) {
-            fprintf(stderr, "cnn filters: unknown option '%s' (see cnn filters --help)\n", a);
-            return 2;
-        }
-        if (!(v = cli_value(cmd, argc, argv, &i)))
-            return 2;
-        if (strcmp(a, "--model") == 0)
-            model = v;
-        else if (strcmp(a, "--out") == 0)
-            out = v;
-        else if (cli_int(cmd, a, v, 1, 64, &scale) != 0)
-            return 2;
-    }
-    if (!model || !out) {
-        fprintf(stderr, "cnn filters: %s is required (see cnn filters --help)\n",
-                !model ? "--model FILE" : "--out FILE");
+    cli_opt opts[] = {
+        CLI_STRING("--model", "FILE", &model, "model written by cnn train --save (required)"),
+        CLI_STRING("--out", "FILE", &out,
+                   "image to write (required); PNG if it ends in .png, binary\n"
+                   "PGM if it ends in .pgm; replaced atomically"),
+        CLI_INT("--scale", "N", &scale, 1, 64, "pixels per filter tap (default 12)"),
+    };
+    cli_cmd c = {"filters", "--model FILE --out FILE.png|FILE.pgm [OPTIONS]", about, NULL, opts,
+                 CLI_NOPTS(opts), NULL};
+    int rc = cli_parse(&c, argc, argv, NULL, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (cli_require(&c, "--model") != 0 || cli_require(&c, "--out") != 0)
         return 2;
-    }
     /* Checked before the model is read: a typo should not cost a load. */
     if (!has_ext(out, ".png") && !has_ext(out, ".pgm")) {
         fprintf(stderr, "cnn filters: --out: expected a name ending in .png or .pgm, got '%s'\n",
                 out);
         return 2;
     }
+    if (cli_check_output(cmd, "--out", out) != 0 || cli_check_model_file(cmd, model) != 0)
+        return 1;
 
     static cnn_model_meta meta; /* static: it holds the architecture's table */
     float *params = NULL;
     cnn_err err = {{0}};
     cnn_gray im = {0};
-    int rc = 1;
+    rc = 1;
     const cnn_layer *conv = NULL;
     if (cnn_model_load(model, &params, &meta, &err) != CNN_OK) {
         fprintf(stderr, "cnn filters: %s\n", err.msg);

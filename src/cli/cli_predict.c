@@ -1,50 +1,50 @@
 /* cli_predict.c — `cnn predict`: classify pictures with a saved model. Each
- * IMAGE argument is a binary PGM file (one picture) or an IDX image file
- * (every picture in it, named FILE#i, i from 0), both 28×28 with pixels
- * 0..255 as in training. All files are read and checked before anything is
- * printed, so a bad file never leaves half an answer (or half a JSON
- * object) behind. */
+ * IMAGE argument is a binary PGM file (one picture), "-" for a PGM on
+ * standard input, or an IDX image file (every picture in it, named FILE#i,
+ * i from 0), all 28×28 with pixels 0..255 as in training. A file that
+ * cannot be used is reported (one line each) and skipped; the others are
+ * classified, and the exit status is then 1. Results are printed after
+ * every file is read, so a JSON object is never left half written. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cnn_data.h"
 #include "cnn_image.h"
+#include "../util/open_regular.h"
 
 enum { PREDICT_BATCH = 256 };
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cnn predict --model FILE [OPTIONS] IMAGE...\n"
-            "\n"
-            "Classify images with a saved model. Each IMAGE is a binary PGM file (P5) or an\n"
-            "IDX image file (plain or .gz; every image in it, reported as FILE#0, FILE#1, ...),\n"
-            "28x28 pixels with maxval 255. Prints each image's predicted class and the\n"
-            "probabilities of classes 0..9.\n"
-            "\n"
-            "options:\n"
-            "  --model FILE     model written by cnn train --save (required)\n"
-            "  --threads N      OpenMP threads; results do not depend on it (default: all cores)\n"
-            "  --json           print one JSON object instead of text (default: text)\n"
-            "  -h, --help       show this help\n");
-}
+static const char about[] =
+    "Classify images with a saved model. Each IMAGE is a binary PGM file (P5), - for\n"
+    "a PGM read from standard input, or an IDX image file (plain or .gz; every image\n"
+    "in it, reported as FILE#0, FILE#1, ...), 28x28 pixels with maxval 255. Prints\n"
+    "each image's predicted class and the probabilities of classes 0..9. A file that\n"
+    "cannot be read is reported and skipped; the exit status is then 1.\n";
+
+static const char png_advice[] =
+    "convert to PGM (e.g. ImageMagick: convert IN -colorspace Gray -resize '28x28!' "
+    "-depth 8 OUT.pgm)";
 
 /* One IMAGE argument: `count` images starting at image `first` of the
- * shared pixel buffer. */
+ * shared pixel buffer, or an error. */
 typedef struct {
     const char *path;
-    int idx;      /* an IDX file: name its images FILE#i */
+    int idx; /* an IDX file: name its images FILE#i */
     long first;
     int count;
+    char *error; /* what was wrong (without "cnn predict: "), or NULL */
 } source;
 
 /* The model's input shape and classes, known once it is open. */
 static int g_in_h, g_in_w, g_classes;
 
 typedef struct {
-    uint8_t *pixels; /* total × in_h·in_w */
+    uint8_t *pixels; /* total × 784 */
     long total, cap;
 } pool;
 
@@ -66,62 +66,108 @@ static int pool_add(pool *p, const uint8_t *px, long n)
     return 0;
 }
 
-/* "P" and a digit is a Netpbm file (the PGM reader explains which kinds it
- * refuses); anything else goes to the IDX reader, which names what is wrong. */
-static int looks_like_netpbm(const char *path)
+/* Report s's problem on stderr and keep it for the JSON output. */
+static int bad(source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(source *s, const char *fmt, ...)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    int a = getc(f), b = getc(f);
-    fclose(f);
-    return a == 'P' && b >= '0' && b <= '9';
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cnn predict: %s\n", msg);
+    s->error = strdup(msg);
+    return -1;
 }
 
-static int load_image_file(const char *path, pool *p, source *s)
+static int add_pgm(FILE *f, const char *name, pool *p, source *s)
 {
     cnn_err err = {{0}};
-    s->path = path;
-    s->first = p->total;
-    if (looks_like_netpbm(path)) {
-        cnn_gray im;
-        if (cnn_pgm_read(path, &im, &err) != CNN_OK) {
-            fprintf(stderr, "cnn predict: %s\n", err.msg);
-            return -1;
-        }
-        int rc = -1;
-        if (im.width != g_in_w || im.height != g_in_h)
-            fprintf(stderr, "cnn predict: %s: image is %dx%d, the network takes %dx%d\n", path,
-                    im.width, im.height, g_in_w, g_in_h);
-        else if (im.maxval != 255)
-            fprintf(stderr,
-                    "cnn predict: %s: maxval is %d, the network takes pixels 0..255 "
-                    "(maxval 255)\n",
-                    path, im.maxval);
-        else if (pool_add(p, im.pixels, 1) != 0)
-            fprintf(stderr, "cnn predict: out of memory\n");
-        else
-            rc = 0;
-        cnn_gray_free(&im);
-        s->idx = 0;
+    cnn_gray im;
+    if (cnn_pgm_read_stream(f, name, &im, &err) != CNN_OK)
+        return bad(s, "%s", err.msg);
+    int rc = 0;
+    if (im.width != g_in_w || im.height != g_in_h)
+        rc = bad(s, "%s: image is %dx%d, the network takes %dx%d", name, im.width, im.height,
+                 g_in_w, g_in_h);
+    else if (im.maxval != 255)
+        rc = bad(s, "%s: maxval is %d, the network takes pixels 0..255 (maxval 255)", name,
+                 im.maxval);
+    else if (pool_add(p, im.pixels, 1) != 0)
+        rc = bad(s, "%s: out of memory", name);
+    else
         s->count = 1;
+    cnn_gray_free(&im);
+    return rc;
+}
+
+/* PNG and JPEG are what people have; say what to do with them. */
+static const char *foreign_format(const unsigned char *b, size_t n)
+{
+    if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "PNG";
+    if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
+        return "JPEG";
+    return NULL;
+}
+
+static int add_stdin(pool *p, source *s)
+{
+    const char *name = "standard input";
+    /* One byte of look-ahead tells a PNG or JPEG from a PGM. */
+    int c = getc(stdin);
+    if (c == 0x89 || c == 0xff)
+        return bad(s, "%s: %s is not supported; %s", name, c == 0x89 ? "PNG" : "JPEG",
+                   png_advice);
+    if (c != EOF)
+        ungetc(c, stdin);
+    return add_pgm(stdin, name, p, s);
+}
+
+static int add_file(const char *path, pool *p, source *s)
+{
+    cnn_err err = {{0}};
+    int fd;
+    if (cnn_open_regular(path, &fd, NULL, &err) != CNN_OK)
+        return bad(s, "%s", err.msg);
+    unsigned char b[8];
+    ssize_t n = pread(fd, b, sizeof b, 0);
+    if (n < 0) {
+        int e = errno;
+        close(fd);
+        return bad(s, "%s: read failed: %s", path, strerror(e));
+    }
+    const char *foreign = foreign_format(b, (size_t)n);
+    if (foreign) {
+        close(fd);
+        return bad(s, "%s: %s is not supported; %s", path, foreign, png_advice);
+    }
+    /* "P" and a digit is a Netpbm file (the PGM reader explains which kinds
+     * it refuses); anything else goes to the IDX reader, which names what
+     * is wrong. */
+    if (n >= 2 && b[0] == 'P' && b[1] >= '0' && b[1] <= '9') {
+        FILE *f = fdopen(fd, "rb");
+        if (!f) {
+            close(fd);
+            return bad(s, "%s: cannot open: %s", path, strerror(errno));
+        }
+        int rc = add_pgm(f, path, p, s);
+        fclose(f);
         return rc;
     }
+    close(fd);
     cnn_images im;
-    if (cnn_idx_read_images(path, &im, &err) != CNN_OK) {
-        fprintf(stderr, "cnn predict: %s\n", err.msg);
-        return -1;
-    }
-    int rc = -1;
-    if (im.rows != g_in_h || im.cols != g_in_w)
-        fprintf(stderr, "cnn predict: %s: images are %dx%d, the network takes %dx%d\n", path,
-                im.cols, im.rows, g_in_w, g_in_h);
-    else if (pool_add(p, im.pixels, im.count) != 0)
-        fprintf(stderr, "cnn predict: out of memory\n");
-    else
-        rc = 0;
+    if (cnn_idx_read_images(path, &im, &err) != CNN_OK)
+        return bad(s, "%s", err.msg);
+    int rc = 0;
     s->idx = 1;
-    s->count = im.count;
+    if (im.rows != g_in_h || im.cols != g_in_w)
+        rc = bad(s, "%s: images are %dx%d, the network takes %dx%d", path, im.cols, im.rows,
+                 g_in_w, g_in_h);
+    else if (pool_add(p, im.pixels, im.count) != 0)
+        rc = bad(s, "%s: out of memory", path);
+    else
+        s->count = im.count;
     cnn_images_free(&im);
     return rc;
 }
@@ -133,6 +179,27 @@ static int argmax(const float *probs)
         if (probs[k] > probs[best])
             best = k;
     return best;
+}
+
+static void json_image_name(const source *s, int i)
+{
+    if (!s->idx) {
+        cli_json_string(stdout, s->path);
+        return;
+    }
+    /* FILE#i as one JSON string: escape the path, then append. */
+    char num[24];
+    snprintf(num, sizeof num, "#%d", i);
+    size_t n = strlen(s->path);
+    char *name = malloc(n + sizeof num);
+    if (name) {
+        memcpy(name, s->path, n);
+        strcpy(name + n, num);
+        cli_json_string(stdout, name);
+        free(name);
+    } else {
+        cli_json_string(stdout, s->path);
+    }
 }
 
 static void print_results(const char *model, const source *src, int nsrc, const float *probs,
@@ -150,23 +217,7 @@ static void print_results(const char *model, const source *src, int nsrc, const 
             int c = argmax(p);
             if (json) {
                 printf("%s{\"image\":", first ? "" : ",");
-                if (src[s].idx) {
-                    /* FILE#i as one JSON string: escape the path, then append. */
-                    char num[24];
-                    snprintf(num, sizeof num, "#%d", i);
-                    size_t n = strlen(src[s].path);
-                    char *name = malloc(n + sizeof num);
-                    if (name) {
-                        memcpy(name, src[s].path, n);
-                        strcpy(name + n, num);
-                        cli_json_string(stdout, name);
-                        free(name);
-                    } else {
-                        cli_json_string(stdout, src[s].path);
-                    }
-                } else {
-                    cli_json_string(stdout, src[s].path);
-                }
+                json_image_name(&src[s], i);
                 printf(",\"class\":%d,\"probabilities\":[", c);
                 for (int k = 0; k < g_classes; k++)
                     printf("%s%.9g", k ? "," : "", (double)p[k]);
@@ -184,58 +235,60 @@ static void print_results(const char *model, const source *src, int nsrc, const 
             first = 0;
         }
     }
-    if (json)
+    if (json) {
+        printf("],\"errors\":[");
+        first = 1;
+        for (int s = 0; s < nsrc; s++) {
+            if (!src[s].error)
+                continue;
+            printf("%s{\"image\":", first ? "" : ",");
+            cli_json_string(stdout, src[s].path);
+            printf(",\"error\":");
+            cli_json_string(stdout, src[s].error);
+            printf("}");
+            first = 0;
+        }
         printf("]}\n");
+    }
 }
 
 int cli_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
     const char *model = NULL;
-    int threads = 0, json = 0, nimages = 0, options_done = 0;
+    int threads = 0, json = 0, nimages = 0;
+    cli_opt opts[] = {
+        CLI_STRING("--model", "FILE", &model, "model written by cnn train --save (required)"),
+        CLI_INT("--threads", "N", &threads, 1, 1024,
+                CLI_HELP_THREADS),
+        CLI_FLAG("--json", &json, "print one JSON object instead of text (default: text)"),
+    };
+    cli_cmd c = {"predict", "--model FILE [OPTIONS] IMAGE...", about,
+                 "An IMAGE that starts with '-' can follow '--'.\n", opts, CLI_NOPTS(opts),
+                 "IMAGE"};
     const char **images = calloc((size_t)argc, sizeof *images);
     if (!images) {
         fprintf(stderr, "cnn predict: out of memory\n");
         return 1;
     }
-    int rc = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (options_done || a[0] != '-') {
-            images[nimages++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            options_done = 1;
-            continue;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            free(images);
-            return 0;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (strcmp(a, "--model") != 0 && strcmp(a, "--threads") != 0) {
-            fprintf(stderr, "cnn predict: unknown option '%s' (see cnn predict --help)\n", a);
-            goto out_args;
-        }
-        if (!(v = cli_value(cmd, argc, argv, &i)))
-            goto out_args;
-        if (strcmp(a, "--model") == 0)
-            model = v;
-        else if (cli_int(cmd, a, v, 1, 1024, &threads) != 0)
-            goto out_args;
-    }
-    if (!model) {
-        fprintf(stderr, "cnn predict: --model FILE is required (see cnn predict --help)\n");
-        goto out_args;
-    }
-    if (nimages == 0) {
+    int rc = cli_parse(&c, argc, argv, images, &nimages);
+    if (rc == CLI_CONTINUE)
+        rc = cli_require(&c, "--model") ? 2 : CLI_CONTINUE;
+    if (rc == CLI_CONTINUE && nimages == 0) {
         fprintf(stderr, "cnn predict: no IMAGE given (see cnn predict --help)\n");
-        goto out_args;
+        rc = 2;
+    }
+    int stdin_count = 0;
+    for (int s = 0; s < nimages; s++)
+        stdin_count += strcmp(images[s], "-") == 0;
+    if (rc == CLI_CONTINUE && stdin_count > 1) {
+        fprintf(stderr, "cnn predict: - (standard input) is given %d times; it holds one "
+                        "image\n", stdin_count);
+        rc = 2;
+    }
+    if (rc != CLI_CONTINUE) {
+        free(images);
+        return rc;
     }
 
     rc = 1;
@@ -243,7 +296,7 @@ int cli_predict(int argc, char **argv)
     source *src = calloc((size_t)nimages, sizeof *src);
     float *probs = NULL;
     cnn_net *net = NULL;
-    int batch = PREDICT_BATCH;
+    int batch = PREDICT_BATCH, failed = 0;
     if (!src) {
         fprintf(stderr, "cnn predict: out of memory\n");
         goto out;
@@ -253,9 +306,20 @@ int cli_predict(int argc, char **argv)
     g_in_h = cnn_net_arch(net)->in_h;
     g_in_w = cnn_net_arch(net)->in_w;
     g_classes = cnn_net_arch(net)->classes;
-    for (int s = 0; s < nimages; s++)
-        if (load_image_file(images[s], &p, &src[s]) != 0)
-            goto out;
+    for (int s = 0; s < nimages; s++) {
+        src[s].path = images[s];
+        src[s].first = p.total;
+        int r = strcmp(images[s], "-") == 0 ? add_stdin(&p, &src[s])
+                                            : add_file(images[s], &p, &src[s]);
+        if (r != 0) {
+            if (!src[s].error) {
+                fprintf(stderr, "cnn predict: out of memory\n");
+                goto out;
+            }
+            src[s].count = 0;
+            failed++;
+        }
+    }
     probs = malloc((size_t)(p.total ? p.total : 1) * g_classes * sizeof *probs);
     if (!probs) {
         fprintf(stderr, "cnn predict: out of memory\n");
@@ -275,13 +339,15 @@ int cli_predict(int argc, char **argv)
         fprintf(stderr, "cnn predict: write to standard output failed\n");
         goto out;
     }
-    rc = 0;
+    rc = failed ? 1 : 0;
 out:
     cnn_net_free(net);
     free(probs);
+    if (src)
+        for (int s = 0; s < nimages; s++)
+            free(src[s].error);
     free(src);
     free(p.pixels);
-out_args:
     free(images);
     return rc;
 }

@@ -1,65 +1,36 @@
-/* cli_train.c — `cnn train`: options, data loading, progress display,
- * Ctrl-C handling and the per-epoch CSV log around cnn_train(). */
+/* cli_train.c — `cnn train`: options, checks of the files it will write,
+ * data loading, Ctrl-C handling and the per-epoch CSV log around
+ * cnn_train(); the progress display is in cli_progress.c. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 #include "cnn_blas.h"
 #include "cnn_train.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cnn train [OPTIONS]\n"
-            "\n"
-            "Train a network with mini-batch SGD on the batch-mean cross-entropy.\n"
-            "Each epoch: shuffled mini-batches, then loss and accuracy on the test set.\n"
-            "\n"
-            "options:\n"
-            "  --arch SPEC      the network: layers separated by commas, e.g.\n"
-            "                   conv6x5p2,relu,maxpool2,dense10 (convFxK[pP][sS], relu,\n"
-            "                   avgpoolN, maxpoolN, denseN; the last: dense<classes>), or a\n"
-            "                   preset: seed (" CNN_ARCH_SEED "),\n"
-            "                   lenet5 (default seed; --resume: the checkpoint's)\n"
-            "  --data DIR       MNIST-format data set: train-images-idx3-ubyte[.gz] etc.\n"
-            "                   (default " CNN_DEFAULT_DATA ")\n"
-            "  --epochs N       total epochs, including those of a resumed run (default 5)\n"
-            "  --batch N        samples per SGD step (default 32)\n"
-            "  --lr X           learning rate (default 0.05)\n"
-            "  --seed N         seed of the one RNG: initialisation and shuffling (default 1)\n"
-            "  --threads N      OpenMP threads; results do not depend on it (default: all cores)\n"
-            "  --impl ref|blas  naive reference loops or im2col+SGEMM (default blas)\n"
-            "  --limit N        train on the first N training samples only (default: all)\n"
-            "  --save FILE      write the model (safetensors) after every epoch and on Ctrl-C\n"
-            "  --resume FILE    continue exactly from a checkpoint written by --save\n"
-            "  --log FILE       write per-epoch metrics as CSV\n"
-            "  -h, --help       show this help\n"
-            "\n"
-            "Ctrl-C stops after the current step (saving a checkpoint with --save);\n"
-            "a second Ctrl-C stops at once.\n");
-}
+static const char about[] =
+    "Train a network (--arch) on the batch-mean cross-entropy with mini-batch SGD or\n"
+    "another optimizer. Each epoch: shuffled mini-batches, then loss and accuracy on\n"
+    "the validation split (--val) and the test set. Under mpirun the ranks share\n"
+    "each batch and give the same bits as one process.\n";
 
-/* --save is first written after a whole epoch: find out now, not then, that
- * its directory cannot take the file. */
-static int save_dir_writable(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (access(dir, W_OK | X_OK) == 0)
-        return 1;
-    fprintf(stderr, "cnn train: --save %s: cannot write in directory %s: ", path, dir);
-    perror(NULL);
-    return 0;
-}
+static const char epilog[] =
+    "--resume FILE alone continues the run exactly: every option comes from the\n"
+    "file; an option given that differs is applied and announced.\n"
+    "Ctrl-C stops after the current step (saving a checkpoint with --save);\n"
+    "a second Ctrl-C stops at once. When started with Ctrl-C ignored (a background\n"
+    "job of a script), it stays ignored.\n";
+
+static const char *const impl_names[] = {"ref", "blas", NULL};
+
+/* ---- Ctrl-C ---------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -67,81 +38,84 @@ static void on_sigint(int sig)
 {
     (void)sig;
     stop_requested = 1;
+    /* Say so at once (write(2) is async-signal-safe); the live line, if
+     * any, is cleared first. */
+    static const char live[] = "\r\033[K";
+    static const char step[] = "cnn train: stopping after this step... (Ctrl-C again stops "
+                               "at once)\n";
+    static const char eval[] = "cnn train: stopping after the test pass... (Ctrl-C again "
+                               "stops at once)\n";
+    ssize_t r = 0;
+    if (cli_progress_live)
+        r = write(STDERR_FILENO, live, sizeof live - 1);
+    if (cli_progress_evaluating)
+        r = write(STDERR_FILENO, eval, sizeof eval - 1);
+    else
+        r = write(STDERR_FILENO, step, sizeof step - 1);
+    (void)r;
 }
 
-typedef struct {
-    int live;   /* stderr is a terminal: redraw one progress line */
-    FILE *log;  /* CSV log or NULL */
-    const char *log_path;
-    int log_failed;
-    double last_draw;
-} display;
-
-static void on_progress(const cnn_progress *p, void *ctx)
+/* Install the handler unless SIGINT was inherited as ignored: `cnn train &`
+ * from a script must not stop when the script's terminal gets a Ctrl-C. */
+static void catch_sigint(void)
 {
-    display *d = ctx;
-    if (p->event == CNN_EVENT_STEP) {
-        if (!d->live || (p->seconds - d->last_draw < 0.1 && p->batch < p->batches))
-            return;
-        d->last_draw = p->seconds;
-        fprintf(stderr, "\r  epoch %d/%d  batch %d/%d  loss %.4f  %.0f samples/s   ", p->epoch,
-                p->epochs, p->batch, p->batches, p->loss_sum / (double)p->seen,
-                (double)p->seen / (p->seconds > 0 ? p->seconds : 1e-9));
+    struct sigaction old;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
         return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+/* Same file: same name, or both exist and are one inode. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* Open the CSV log without blocking on a FIFO that has no reader; emptied,
+ * or appended to (a resumed run's log goes on in the same file). */
+static FILE *open_log(const char *path, int append)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC |
+                            O_NONBLOCK | O_NOCTTY,
+                  0666);
+    if (fd < 0)
+        return NULL;
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = NULL;
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+        f = fdopen(fd, append ? "a" : "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
     }
-    if (p->event == CNN_EVENT_NOTE) {
-        if (d->live)
-            fprintf(stderr, "\r%*s\r", 70, "");
-        printf("  %s\n", p->note);
-        fflush(stdout);
-        return;
-    }
-    if (p->event == CNN_EVENT_EVALUATING) {
-        if (d->live)
-            fprintf(stderr, "\r  epoch %d/%d  evaluating...%*s", p->epoch, p->epochs, 40, "");
-        return;
-    }
-    if (p->event == CNN_EVENT_SAVED) {
-        printf("  saved %s\n", p->path);
-        fflush(stdout);
-        return;
-    }
-    if (d->live)
-        fprintf(stderr, "\r%*s\r", 70, "");
-    double train_loss = p->loss_sum / (double)p->seen;
-    double train_acc = (double)p->correct / (double)p->seen;
-    double rate = (double)p->seen / p->seconds;
-    printf("epoch %d/%d  loss %.4f  train acc %.2f%%", p->epoch, p->epochs, train_loss,
-           100.0 * train_acc);
-    if (p->test_count > 0)
-        printf("  test loss %.4f  test acc %.2f%%", p->test_loss, 100.0 * p->test_accuracy);
-    printf("  %.1f s  %.0f samples/s\n", p->seconds, rate);
-    fflush(stdout);
-    d->last_draw = 0.0;
-    if (d->log) {
-        fprintf(d->log, "%d,%ld,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", p->epoch, p->step, train_loss,
-                train_acc, p->test_count ? p->test_loss : 0.0,
-                p->test_count ? p->test_accuracy : 0.0, p->seconds, rate);
-        if (fflush(d->log) != 0)
-            d->log_failed = 1;
-    }
+    return f;
 }
 
 /* Load the data, check what can be checked, train. Under mpirun every rank
  * runs this; rank 0 alone prints, logs and writes models. */
-static int train_main(cnn_train_opts *o, const char *data, const char *log_path, int limit)
+static int train_main(cnn_train_opts *o, const char *data, const char *log_path, int limit,
+                      int show_lr)
 {
     const int rank = cli_dist_rank(), ranks = cli_dist_size();
     cnn_err err = {{0}};
     cnn_dataset train = {0}, test = {0};
     char msg[sizeof err.msg + 64] = "";
-    int ok = !o->save_path || save_dir_writable(o->save_path);
-    if (ok && (cnn_dataset_load(data, "train", 0, 0, CNN_MAX_CLASSES, &train, &err) != CNN_OK ||
-               cnn_dataset_load(data, "t10k", train.rows, train.cols, CNN_MAX_CLASSES, &test,
-                                &err) != CNN_OK)) {
-        snprintf(msg, sizeof msg, "%s", err.msg);
-        ok = 0;
-    }
+    FILE *note = rank == 0 ? stdout : NULL;
+    int ok = cli_load_split("train", data, "train", 0, 0, CNN_MAX_CLASSES, note, &train) == 0 &&
+             cli_load_split("train", data, "t10k", train.rows, train.cols, CNN_MAX_CLASSES,
+                            note, &test) == 0;
     /* The classes: as many as the training labels use (Fashion-MNIST: 10). */
     for (int i = 0; ok && i < train.count; i++)
         if (train.labels[i] >= o->classes)
@@ -154,7 +128,7 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
         }
     if (limit > 0 && limit < train.count)
         train.count = limit;
-    /* A bad --arch is a usage error: say so before anything else happens. */
+    /* A bad --arch is a usage error: say so before anything is allocated. */
     int usage_error = 0;
     if (ok && o->arch && !o->resume_path) {
         cnn_arch a;
@@ -175,24 +149,29 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
         return usage_error ? 2 : 1;
     }
 
-    display d = {.live = rank == 0 && isatty(STDERR_FILENO), .log_path = log_path};
     if (rank != 0) { /* one voice */
         o->save_path = NULL;
         o->save_best = NULL;
         log_path = NULL;
     }
+    cli_progress d;
+    cli_progress_init(&d, rank == 0 && isatty(STDERR_FILENO), test.count);
+    d.show_lr = show_lr;
     if (log_path) {
-        d.log = fopen(log_path, "w");
+        /* appended to on --resume, so one file holds the whole run */
+        int append = o->resume_path != NULL;
+        d.log = open_log(log_path, append);
         if (!d.log) {
-            fprintf(stderr, "cnn train: %s: cannot open for writing: ", log_path);
-            perror(NULL);
+            snprintf(msg, sizeof msg, "%s: cannot open for writing: %s", log_path,
+                     strerror(errno));
+            cli_dist_fail(msg, 1);
             cnn_dataset_free(&train);
             cnn_dataset_free(&test);
-            cli_dist_fail("cannot open the log", 1);
             return 1;
         }
-        fprintf(d.log, "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
-                       "seconds,samples_per_second\n");
+        if (!append || ftell(d.log) == 0)
+            fprintf(d.log, "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,"
+                           "seconds,samples_per_second,lr,val_loss,val_accuracy\n");
     }
     if (!o->threads && ranks > 1)
         o->threads = cli_dist_threads();
@@ -200,31 +179,34 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
     if (rank == 0) {
         printf("cnn train: %d training and %d test images from %s\n", train.count, test.count,
                data);
-        printf("  arch %s\n", o->arch ? o->arch : o->resume_path ? "(from the checkpoint)" : "seed");
-        printf("  impl %s, threads %d%s, batch %d, lr %g, seed %llu, epochs %d%s%s\n",
-               cnn_impl_name(o->impl), threads, ranks > 1 ? " per rank" : "", o->batch,
-               (double)o->lr, (unsigned long long)o->seed, o->epochs,
-               o->resume_path ? ", resuming from " : "", o->resume_path ? o->resume_path : "");
+        if (o->resume_path)
+            printf("  resuming from %s: the options not given come from it\n", o->resume_path);
+        else
+            printf("  arch %s\n  %s, lr %g%s%s, batch %d, seed %llu, epochs %d%s\n",
+                   o->arch ? o->arch : "seed", cnn_opt_kind_name(o->optim.kind), (double)o->lr,
+                   o->schedule != CNN_SCHED_CONSTANT ? ", schedule " : "",
+                   o->schedule != CNN_SCHED_CONSTANT ? cnn_sched_kind_name(o->schedule) : "",
+                   o->batch, (unsigned long long)o->seed, o->epochs,
+                   o->val ? ", validation split" : "");
+        printf("  impl %s, threads %d%s\n", cnn_impl_name(o->impl), threads,
+               ranks > 1 ? " per rank" : "");
         if (ranks > 1)
-            printf("  mpi: %d ranks, chunks of %d samples dealt out in order\n", ranks,
+            printf("  mpi: %d ranks share each batch in chunks of %d samples\n", ranks,
                    CNN_CHUNK);
         fflush(stdout);
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
-    sigaction(SIGINT, &sa, NULL);
+    catch_sigint();
     o->stop = &stop_requested;
+    d.stop = &stop_requested;
     cli_dist_use(o);
 
-    cnn_status st = cnn_train(o, &train, &test, rank == 0 ? on_progress : NULL, &d, NULL, &err);
-    if (d.live)
-        fprintf(stderr, "\r%*s\r", 70, "");
+    cnn_status st = cnn_train(o, &train, &test, rank == 0 ? cli_progress_event : NULL, &d, NULL,
+                              &err);
+    cli_progress_clear(&d);
     int rc = 0;
     if (st != CNN_OK) {
-        rc = st == CNN_ERR_INTERRUPTED ? 130 : 1;
+        rc = st == CNN_ERR_INTERRUPTED ? 130 : st == CNN_ERR_ARG ? 2 : 1;
         /* Divergence and interruption are agreed by all ranks (they stop at
          * the same step); anything else may be this rank's alone and must
          * end the whole job rather than leave the others waiting. */
@@ -245,66 +227,137 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
     return rc;
 }
 
+/* Which options were given: on --resume the others come from the file. */
+static unsigned given_bits(const cli_cmd *c)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } map[] = {
+        {"--epochs", CNN_GIVEN_EPOCHS}, {"--batch", CNN_GIVEN_BATCH}, {"--lr", CNN_GIVEN_LR},
+        {"--seed", CNN_GIVEN_SEED}, {"--arch", CNN_GIVEN_ARCH}, {"--impl", CNN_GIVEN_IMPL},
+        {"--optimizer", CNN_GIVEN_OPTIMIZER}, {"--momentum", CNN_GIVEN_MOMENTUM},
+        {"--nesterov", CNN_GIVEN_NESTEROV}, {"--beta1", CNN_GIVEN_BETA1},
+        {"--beta2", CNN_GIVEN_BETA2}, {"--eps", CNN_GIVEN_EPS},
+        {"--weight-decay", CNN_GIVEN_WEIGHT_DECAY}, {"--clip-norm", CNN_GIVEN_CLIP_NORM},
+        {"--schedule", CNN_GIVEN_SCHEDULE}, {"--lr-min", CNN_GIVEN_LR_MIN},
+        {"--gamma", CNN_GIVEN_GAMMA}, {"--step-epochs", CNN_GIVEN_STEP_EPOCHS},
+        {"--warmup-epochs", CNN_GIVEN_WARMUP}, {"--val", CNN_GIVEN_VAL},
+        {"--patience", CNN_GIVEN_PATIENCE},
+    };
+    unsigned g = 0;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (cli_given(c, map[i].name))
+            g |= map[i].bit;
+    return g;
+}
+
 int cli_train(int argc, char **argv)
 {
-    const char *cmd = "train";
     cnn_train_opts o;
     cnn_train_opts_default(&o);
     const char *data = CNN_DEFAULT_DATA, *log_path = NULL;
-    int limit = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        int known = strcmp(a, "--data") == 0 || strcmp(a, "--epochs") == 0 ||
-                    strcmp(a, "--batch") == 0 || strcmp(a, "--lr") == 0 ||
-                    strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0 ||
-                    strcmp(a, "--impl") == 0 || strcmp(a, "--limit") == 0 ||
-                    strcmp(a, "--save") == 0 || strcmp(a, "--resume") == 0 ||
-                    strcmp(a, "--log") == 0 || strcmp(a, "--arch") == 0;
-        if (!known) {
-            fprintf(stderr, "cnn train: unknown option '%s' (see cnn train --help)\n", a);
-            return 2;
-        }
-        if (!(v = cli_value(cmd, argc, argv, &i)))
-            return 2;
-        int bad = 0;
-        if (strcmp(a, "--data") == 0)
-            data = v;
-        else if (strcmp(a, "--epochs") == 0)
-            bad = cli_int(cmd, a, v, 1, 100000, &o.epochs), o.given |= CNN_GIVEN_EPOCHS;
-        else if (strcmp(a, "--batch") == 0)
-            bad = cli_int(cmd, a, v, 1, CLI_MAX_BATCH, &o.batch), o.given |= CNN_GIVEN_BATCH;
-        else if (strcmp(a, "--lr") == 0)
-            bad = cli_float(cmd, a, v, 0.0, 1e3, &o.lr), o.given |= CNN_GIVEN_LR;
-        else if (strcmp(a, "--seed") == 0)
-            bad = cli_u64(cmd, a, v, &o.seed), o.given |= CNN_GIVEN_SEED;
-        else if (strcmp(a, "--threads") == 0)
-            bad = cli_int(cmd, a, v, 1, 1024, &o.threads);
-        else if (strcmp(a, "--impl") == 0) {
-            o.given |= CNN_GIVEN_IMPL;
-            if (cnn_impl_parse(v, &o.impl) != 0) {
-                fprintf(stderr, "cnn train: --impl: expected 'ref' or 'blas', got '%s'\n", v);
-                bad = 1;
-            }
-        } else if (strcmp(a, "--limit") == 0)
-            bad = cli_int(cmd, a, v, 1, 1000000000, &limit);
-        else if (strcmp(a, "--save") == 0)
-            o.save_path = v;
-        else if (strcmp(a, "--resume") == 0)
-            o.resume_path = v;
-        else if (strcmp(a, "--log") == 0)
-            log_path = v;
-        else if (strcmp(a, "--arch") == 0)
-            o.arch = v, o.given |= CNN_GIVEN_ARCH;
-        if (bad)
-            return 2;
+    int limit = 0, impl = o.impl == CNN_IMPL_REF ? 0 : 1, optimizer = 0, schedule = 0;
+    cli_opt opts[] = {
+        CLI_STRING("--data", "DIR", &data,
+                   "MNIST-format data set: train-images-idx3-ubyte[.gz] etc.\n"
+                   "(default " CNN_DEFAULT_DATA ")"),
+        CLI_STRING("--arch", "SPEC", &o.arch,
+                   "the network: layers separated by commas, e.g.\n"
+                   "conv6x5p2,relu,maxpool2,dense10 (convFxK[pP][sS], relu,\n"
+                   "avgpoolN, maxpoolN, denseN; the last: dense<classes>), or a\n"
+                   "preset: seed = " CNN_ARCH_SEED ",\n"
+                   "lenet5 (default: seed)"),
+        CLI_INT("--epochs", "N", &o.epochs, 1, 100000,
+                "total epochs, including those of a resumed run (default 5)"),
+        CLI_INT("--batch", "N", &o.batch, 1, CLI_MAX_BATCH, "samples per step (default 32)"),
+        CLI_FLOAT("--lr", "X", &o.lr, 0, 1e3, CLI_LO_OPEN, "learning rate (default 0.05)"),
+        CLI_CHOICE("--optimizer", &optimizer, CLI_CHOICES("sgd", "adam", "adamw"),
+                   "update rule, as torch.optim defines it (default sgd)"),
+        CLI_DOUBLE("--momentum", "M", &o.optim.momentum, 0, 1, CLI_HI_OPEN,
+                   "sgd momentum (default 0: plain SGD)"),
+        CLI_FLAG("--nesterov", &o.optim.nesterov, "sgd: Nesterov momentum"),
+        CLI_DOUBLE("--beta1", "B", &o.optim.beta1, 0, 1, CLI_HI_OPEN, "adam/adamw (default 0.9)"),
+        CLI_DOUBLE("--beta2", "B", &o.optim.beta2, 0, 1, CLI_HI_OPEN,
+                   "adam/adamw (default 0.999)"),
+        CLI_DOUBLE("--eps", "E", &o.optim.eps, 0, 1, CLI_CLOSED, "adam/adamw (default 1e-8)"),
+        CLI_DOUBLE("--weight-decay", "L", &o.optim.weight_decay, 0, 1e3, CLI_CLOSED,
+                   "L2 on weights, not biases; decoupled for adamw\n(default 0)"),
+        CLI_DOUBLE("--clip-norm", "C", &o.optim.clip_norm, 0, 1e9, CLI_LO_OPEN,
+                   "scale the gradient down to global L2 norm C\n(default: off)"),
+        CLI_CHOICE("--schedule", &schedule, CLI_CHOICES("constant", "step", "cosine"),
+                   "learning rate per step (default constant)"),
+        CLI_FLOAT("--gamma", "G", &o.gamma, 0, 1e3, CLI_LO_OPEN,
+                  "step: factor every --step-epochs (default 0.1)"),
+        CLI_DOUBLE("--step-epochs", "E", &o.step_epochs, 0, 1e6, CLI_LO_OPEN,
+                   "step: period in epochs (default 1)"),
+        CLI_FLOAT("--lr-min", "X", &o.lr_min, 0, 1e3, CLI_CLOSED,
+                  "cosine: the final rate (default 0)"),
+        CLI_DOUBLE("--warmup-epochs", "W", &o.warmup_epochs, 0, 1e6, CLI_CLOSED,
+                   "linear ramp from 0 over W epochs (fractions\nallowed; default 0)"),
+        CLI_INT("--val", "N", &o.val, 0, 1000000000,
+                "hold out N training samples for validation\n(chosen from --seed; default 0)"),
+        CLI_STRING("--save-best", "FILE", &o.save_best,
+                   "keep the model of the best validation accuracy"),
+        CLI_INT("--patience", "P", &o.patience, 1, 100000,
+                "stop after P epochs without a better validation\naccuracy"),
+        CLI_U64("--seed", "N", &o.seed, UINT64_MAX,
+                "seed of the one RNG: split, initialisation, shuffling\n(default 1)"),
+        CLI_INT("--threads", "N", &o.threads, 1, 1024, CLI_HELP_THREADS),
+        CLI_CHOICE("--impl", &impl, impl_names,
+                   "naive reference loops or im2col+SGEMM (default blas)"),
+        CLI_INT("--limit", "N", &limit, 1, 1000000000,
+                "train on the first N training samples only (default: all)"),
+        CLI_STRING("--save", "FILE", &o.save_path,
+                   "write the model (safetensors) after every epoch and on Ctrl-C"),
+        CLI_INT("--save-every", "N", &o.save_every, 1, 1000000000,
+                "also write --save every N steps"),
+        CLI_STRING("--resume", "FILE", &o.resume_path,
+                   "continue exactly from a checkpoint written by --save"),
+        CLI_STRING("--log", "FILE", &log_path,
+                   "write per-epoch metrics as CSV (appended to on --resume)"),
+    };
+    cli_cmd cmd = {"train", "[OPTIONS]", about, epilog, opts, CLI_NOPTS(opts), NULL};
+    int rc = cli_parse(&cmd, argc, argv, NULL, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    o.impl = impl == 0 ? CNN_IMPL_REF : CNN_IMPL_BLAS;
+    o.optim.kind = (cnn_opt_kind)optimizer;
+    o.schedule = (cnn_sched_kind)schedule;
+    o.given = given_bits(&cmd);
+    if (o.optim.nesterov && !(o.optim.momentum > 0) && !o.resume_path) {
+        fprintf(stderr, "cnn train: --nesterov needs --momentum M > 0\n");
+        return 2;
+    }
+    if ((o.save_best || o.patience) && !o.val && !o.resume_path) {
+        fprintf(stderr, "cnn train: --%s needs a validation split (--val N)\n",
+                o.save_best ? "save-best" : "patience");
+        return 2;
+    }
+    if (o.save_every && !o.save_path) {
+        fprintf(stderr, "cnn train: --save-every needs --save FILE\n");
+        return 2;
+    }
+
+    /* Everything that can be found wrong now must not wait for the data. */
+    if (o.save_path && cli_check_output("train", "--save", o.save_path) != 0)
+        return 1;
+    if (o.save_best && cli_check_output("train", "--save-best", o.save_best) != 0)
+        return 1;
+    if (log_path && cli_check_output("train", "--log", log_path) != 0)
+        return 1;
+    if (o.resume_path && cli_check_model_file("train", o.resume_path) != 0)
+        return 1;
+    if (log_path && ((o.save_path && same_file(log_path, o.save_path)) ||
+                     (o.resume_path && same_file(log_path, o.resume_path)))) {
+        fprintf(stderr, "cnn train: --log %s: is also the %s file\n", log_path,
+                o.save_path && same_file(log_path, o.save_path) ? "--save" : "--resume");
+        return 2;
     }
     if (cli_dist_begin(&argc, &argv) != 0)
         return 1;
-    int rc = train_main(&o, data, log_path, limit);
+    int show_lr = o.schedule != CNN_SCHED_CONSTANT || o.warmup_epochs > 0 || o.resume_path;
+    rc = train_main(&o, data, log_path, limit, show_lr);
     cli_dist_end();
     return rc;
 }

@@ -2,7 +2,9 @@
  * MNIST-format data set. Copies found in the wild are named in two ways
  * (yann.lecun.com and Fashion-MNIST use "train-images-idx3-ubyte", some
  * mirrors and Kaggle use "train-images.idx3-ubyte") and may or may not be
- * gzipped, so all four spellings are accepted. */
+ * gzipped, so all four spellings are accepted. Where several exist, the
+ * first in the order of cnn_data.h is read, and cnn_dataset_find says which
+ * other one was passed over. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,44 +13,79 @@
 
 #include "cnn_data.h"
 
-/* Find "{dir}/{split}-{kind}{sep}idx{n}-ubyte[.gz]"; *found is malloc'ed. */
+/* Find "{dir}/{split}-{kind}{sep}idx{n}-ubyte[.gz]": the first spelling of
+ * `names` that exists is *found, the next one that also exists *also
+ * (NULL if none); both malloc'ed. */
 static cnn_status find_file(const char *dir, const char *split, const char *kind, int n,
-                            char **found, cnn_err *err)
+                            char **found, char **also, cnn_err *err)
 {
     static const struct {
         const char *sep, *ext;
     } names[] = {{"-", ""}, {"-", ".gz"}, {".", ""}, {".", ".gz"}};
 
-    *found = NULL;
+    *found = *also = NULL;
     size_t dlen = strlen(dir);
     const char *slash = dlen > 0 && dir[dlen - 1] == '/' ? "" : "/";
     size_t cap = dlen + strlen(split) + strlen(kind) + 32;
-    char *path = malloc(cap);
-    if (!path)
-        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", dir);
-
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !*also; i++) {
+        char *path = malloc(cap);
+        if (!path) {
+            free(*found);
+            *found = NULL;
+            return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", dir);
+        }
         snprintf(path, cap, "%s%s%s-%s%sidx%d-ubyte%s", dir, slash, split, kind, names[i].sep,
                  n, names[i].ext);
         struct stat sb;
         /* Anything but "not there" (say, no permission) counts as found, so
          * that opening it reports the real problem instead of "missing". */
         if (stat(path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR)) {
-            *found = path;
-            return CNN_OK;
+            if (!*found)
+                *found = path;
+            else
+                *also = path;
+        } else {
+            free(path);
         }
     }
-    free(path);
+    if (*found)
+        return CNN_OK;
     return cnn_fail(err, CNN_ERR_IO, "%s: no %s-%s-idx%d-ubyte[.gz] or %s-%s.idx%d-ubyte[.gz]",
                     dir, split, kind, n, split, kind, n);
 }
 
-static void dim_str(char *buf, size_t cap, int v)
+cnn_status cnn_dataset_find(const char *dir, const char *split, cnn_dataset_files *out,
+                            cnn_err *err)
 {
-    if (v == 0)
-        snprintf(buf, cap, "any");
-    else
-        snprintf(buf, cap, "%d", v);
+    if (!out)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_dataset_find: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!dir || !split || !*split || strchr(split, '/'))
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_dataset_find: need a directory and a split "
+                                          "name such as \"train\" or \"t10k\"");
+    /* A missing directory would otherwise be reported as missing files. */
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return cnn_fail(err, CNN_ERR_IO, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return cnn_fail(err, CNN_ERR_IO, "%s: %s", dir, strerror(ENOTDIR));
+    cnn_status st = find_file(dir, split, "images", 3, &out->images, &out->images_also, err);
+    if (st == CNN_OK)
+        st = find_file(dir, split, "labels", 1, &out->labels, &out->labels_also, err);
+    if (st != CNN_OK)
+        cnn_dataset_files_free(out);
+    return st;
+}
+
+void cnn_dataset_files_free(cnn_dataset_files *f)
+{
+    if (!f)
+        return;
+    free(f->images);
+    free(f->labels);
+    free(f->images_also);
+    free(f->labels_also);
+    memset(f, 0, sizeof *f);
 }
 
 cnn_status cnn_dataset_load(const char *dir, const char *split, int rows, int cols,
@@ -57,55 +94,27 @@ cnn_status cnn_dataset_load(const char *dir, const char *split, int rows, int co
     if (!out)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_dataset_load: out is NULL");
     memset(out, 0, sizeof *out);
-    if (!dir || !split || !*split || strchr(split, '/'))
-        return cnn_fail(err, CNN_ERR_ARG, "cnn_dataset_load: need a directory and a split "
-                                          "name such as \"train\" or \"t10k\"");
     if (rows < 0 || cols < 0)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_dataset_load: rows and cols must be >= 0 "
                                           "(got %d, %d)", rows, cols);
 
-    /* A missing directory would otherwise be reported as missing files. */
-    struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return cnn_fail(err, CNN_ERR_IO, "%s: %s", dir, strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return cnn_fail(err, CNN_ERR_IO, "%s: %s", dir, strerror(ENOTDIR));
-
-    char *img_path = NULL, *lbl_path = NULL;
-    cnn_images im = {0};
-    cnn_labels lb = {0};
-    /* Look for both files before reading either: a missing one is found in
-     * a moment instead of after decompressing the other. */
-    cnn_status st = find_file(dir, split, "images", 3, &img_path, err);
-    if (st == CNN_OK)
-        st = find_file(dir, split, "labels", 1, &lbl_path, err);
-    if (st == CNN_OK)
-        st = cnn_idx_read_images(img_path, &im, err);
-    if (st == CNN_OK && ((rows && im.rows != rows) || (cols && im.cols != cols))) {
-        char r[16], c[16];
-        dim_str(r, sizeof r, rows);
-        dim_str(c, sizeof c, cols);
-        st = cnn_fail(err, CNN_ERR_FORMAT, "%s: images are %dx%d, expected %sx%s", img_path,
-                      im.rows, im.cols, r, c);
-    }
-    if (st == CNN_OK)
-        st = cnn_idx_read_labels(lbl_path, num_classes, &lb, err);
-    if (st == CNN_OK && im.count != lb.count)
-        st = cnn_fail(err, CNN_ERR_FORMAT, "%s: %d images but %s has %d labels", img_path,
-                      im.count, lbl_path, lb.count);
-
+    /* Look for both files before reading either (a missing one is found in
+     * a moment), then read both headers before either body. */
+    cnn_dataset_files files;
+    cnn_status st = cnn_dataset_find(dir, split, &files, err);
+    if (st != CNN_OK)
+        return st;
+    cnn_images im;
+    cnn_labels lb;
+    st = cnn_idx_read_pair(files.images, files.labels, rows, cols, num_classes, &im, &lb, err);
     if (st == CNN_OK) {
         out->count = im.count;
         out->rows = im.rows;
         out->cols = im.cols;
         out->images = im.pixels;
         out->labels = lb.labels;
-    } else {
-        cnn_images_free(&im);
-        cnn_labels_free(&lb);
     }
-    free(img_path);
-    free(lbl_path);
+    cnn_dataset_files_free(&files);
     return st;
 }
 

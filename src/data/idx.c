@@ -6,6 +6,7 @@
  * naming the file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <zlib.h>
 
 #include "cnn_data.h"
+#include "../util/open_regular.h"
 
 #define IDX_MAGIC_LABELS 0x00000801u /* uint8, 1 dimension */
 #define IDX_MAGIC_IMAGES 0x00000803u /* uint8, 3 dimensions */
@@ -91,27 +93,15 @@ static cnn_status src_open(idx_src *s, const char *path, cnn_err *err)
     s->path = path;
 
     /* Open the descriptor ourselves so that the size we check and the bytes
-     * zlib reads come from the same file, even if the path is replaced. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cnn_fail(err, CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-
-    cnn_status st = CNN_OK;
+     * zlib reads come from the same file, even if the path is replaced.
+     * Pipes and devices have no size, and the length checks need one; a
+     * FIFO must not even be waited for in open(). */
+    int fd;
     struct stat sb;
+    cnn_status st = cnn_open_regular(path, &fd, &sb, err);
+    if (st != CNN_OK)
+        return st;
     uint8_t b[4];
-    if (fstat(fd, &sb) != 0) {
-        st = cnn_fail(err, CNN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        st = cnn_fail(err, CNN_ERR_IO, "%s: %s", path, strerror(EISDIR));
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        /* Pipes and devices have no size, and the length checks need one. */
-        st = cnn_fail(err, CNN_ERR_IO, "%s: not a regular file", path);
-        goto fail;
-    }
     s->disk_size = (uint64_t)sb.st_size;
 
     if (s->disk_size >= 2) {
@@ -313,6 +303,75 @@ static cnn_status check_count(const idx_src *s, uint32_t count, cnn_err *err)
     return CNN_OK;
 }
 
+/* Open an image file and read its header: d = count, rows, cols, checked.
+ * On failure the file is closed. */
+static cnn_status images_open(idx_src *s, const char *path, uint32_t d[3], cnn_err *err)
+{
+    cnn_status st = src_open(s, path, err);
+    if (st == CNN_OK)
+        st = read_header(s, IDX_MAGIC_IMAGES, 3, "image", d, err);
+    if (st == CNN_OK)
+        st = check_count(s, d[0], err);
+    if (st == CNN_OK && (d[1] < 1 || d[1] > IDX_MAX_SIDE || d[2] < 1 || d[2] > IDX_MAX_SIDE))
+        st = cnn_fail(err, CNN_ERR_FORMAT,
+                      "%s: bad dimensions: rows %u, cols %u (each must be 1 to %u)", path,
+                      (unsigned)d[1], (unsigned)d[2], IDX_MAX_SIDE);
+    if (st != CNN_OK)
+        src_close(s);
+    return st;
+}
+
+/* The pixels after images_open; closes the file. */
+static cnn_status images_body(idx_src *s, const uint32_t d[3], cnn_images *out, cnn_err *err)
+{
+    uint8_t *pixels = NULL;
+    /* count ≤ 1e8 and sides ≤ 4096 keep the product below 2^51: no overflow. */
+    cnn_status st = read_body(s, 16, (uint64_t)d[0] * d[1] * d[2], &pixels, err);
+    src_close(s);
+    if (st != CNN_OK)
+        return st;
+    out->count = (int)d[0];
+    out->rows = (int)d[1];
+    out->cols = (int)d[2];
+    out->pixels = pixels;
+    return CNN_OK;
+}
+
+static cnn_status labels_open(idx_src *s, const char *path, uint32_t *count, cnn_err *err)
+{
+    cnn_status st = src_open(s, path, err);
+    if (st == CNN_OK)
+        st = read_header(s, IDX_MAGIC_LABELS, 1, "label", count, err);
+    if (st == CNN_OK)
+        st = check_count(s, *count, err);
+    if (st != CNN_OK)
+        src_close(s);
+    return st;
+}
+
+/* The labels after labels_open, each checked < num_classes; closes the file. */
+static cnn_status labels_body(idx_src *s, uint32_t count, int num_classes, cnn_labels *out,
+                              cnn_err *err)
+{
+    uint8_t *labels = NULL;
+    cnn_status st = read_body(s, 8, count, &labels, err);
+    src_close(s);
+    if (st != CNN_OK)
+        return st;
+    for (uint32_t i = 0; i < count; i++) {
+        if (labels[i] >= num_classes) {
+            st = cnn_fail(err, CNN_ERR_FORMAT,
+                          "%s: label %u at index %u is out of range (must be < %d)", s->path,
+                          (unsigned)labels[i], (unsigned)i, num_classes);
+            free(labels);
+            return st;
+        }
+    }
+    out->count = (int)count;
+    out->labels = labels;
+    return CNN_OK;
+}
+
 cnn_status cnn_idx_read_images(const char *path, cnn_images *out, cnn_err *err)
 {
     if (!out)
@@ -320,32 +379,10 @@ cnn_status cnn_idx_read_images(const char *path, cnn_images *out, cnn_err *err)
     memset(out, 0, sizeof *out);
     if (!path)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_idx_read_images: path is NULL");
-
     idx_src s;
     uint32_t d[3];
-    uint8_t *pixels = NULL;
-    cnn_status st = src_open(&s, path, err);
-    if (st != CNN_OK)
-        return st;
-    st = read_header(&s, IDX_MAGIC_IMAGES, 3, "image", d, err);
-    if (st == CNN_OK)
-        st = check_count(&s, d[0], err);
-    if (st == CNN_OK && (d[1] < 1 || d[1] > IDX_MAX_SIDE || d[2] < 1 || d[2] > IDX_MAX_SIDE))
-        st = cnn_fail(err, CNN_ERR_FORMAT,
-                      "%s: bad dimensions: rows %u, cols %u (each must be 1 to %u)", path,
-                      (unsigned)d[1], (unsigned)d[2], IDX_MAX_SIDE);
-    /* count ≤ 1e8 and sides ≤ 4096 keep the product below 2^51: no overflow. */
-    if (st == CNN_OK)
-        st = read_body(&s, 16, (uint64_t)d[0] * d[1] * d[2], &pixels, err);
-    src_close(&s);
-    if (st != CNN_OK)
-        return st;
-
-    out->count = (int)d[0];
-    out->rows = (int)d[1];
-    out->cols = (int)d[2];
-    out->pixels = pixels;
-    return CNN_OK;
+    cnn_status st = images_open(&s, path, d, err);
+    return st == CNN_OK ? images_body(&s, d, out, err) : st;
 }
 
 cnn_status cnn_idx_read_labels(const char *path, int num_classes, cnn_labels *out,
@@ -359,34 +396,66 @@ cnn_status cnn_idx_read_labels(const char *path, int num_classes, cnn_labels *ou
     if (num_classes < 1)
         return cnn_fail(err, CNN_ERR_ARG, "%s: num_classes must be at least 1 (got %d)", path,
                         num_classes);
-
     idx_src s;
     uint32_t count = 0;
-    uint8_t *labels = NULL;
-    cnn_status st = src_open(&s, path, err);
-    if (st != CNN_OK)
-        return st;
-    st = read_header(&s, IDX_MAGIC_LABELS, 1, "label", &count, err);
-    if (st == CNN_OK)
-        st = check_count(&s, count, err);
-    if (st == CNN_OK)
-        st = read_body(&s, 8, count, &labels, err);
-    src_close(&s);
-    if (st != CNN_OK)
-        return st;
+    cnn_status st = labels_open(&s, path, &count, err);
+    return st == CNN_OK ? labels_body(&s, count, num_classes, out, err) : st;
+}
 
-    for (uint32_t i = 0; i < count; i++) {
-        if (labels[i] >= num_classes) {
-            st = cnn_fail(err, CNN_ERR_FORMAT,
-                          "%s: label %u at index %u is out of range (must be < %d)", path,
-                          (unsigned)labels[i], (unsigned)i, num_classes);
-            free(labels);
-            return st;
-        }
+static void dim_str(char *buf, size_t cap, int v)
+{
+    if (v == 0)
+        snprintf(buf, cap, "any");
+    else
+        snprintf(buf, cap, "%d", v);
+}
+
+cnn_status cnn_idx_read_pair(const char *images_path, const char *labels_path, int rows,
+                             int cols, int num_classes, cnn_images *im, cnn_labels *lb,
+                             cnn_err *err)
+{
+    if (!im || !lb)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_idx_read_pair: NULL argument");
+    memset(im, 0, sizeof *im);
+    memset(lb, 0, sizeof *lb);
+    if (!images_path || !labels_path || num_classes < 1 || rows < 0 || cols < 0)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_idx_read_pair: bad argument");
+
+    idx_src si, sl;
+    uint32_t d[3], count = 0;
+    cnn_status st = images_open(&si, images_path, d, err);
+    if (st != CNN_OK)
+        return st;
+    st = labels_open(&sl, labels_path, &count, err);
+    if (st != CNN_OK) {
+        src_close(&si);
+        return st;
     }
-    out->count = (int)count;
-    out->labels = labels;
-    return CNN_OK;
+    /* Both headers are in: refuse a mismatch before decompressing anything. */
+    if ((rows && d[1] != (uint32_t)rows) || (cols && d[2] != (uint32_t)cols)) {
+        char r[16], c[16];
+        dim_str(r, sizeof r, rows);
+        dim_str(c, sizeof c, cols);
+        st = cnn_fail(err, CNN_ERR_FORMAT, "%s: images are %ux%u, expected %sx%s", images_path,
+                      (unsigned)d[1], (unsigned)d[2], r, c);
+    } else if (d[0] != count) {
+        st = cnn_fail(err, CNN_ERR_FORMAT, "%s: %u images but %s has %u labels", images_path,
+                      (unsigned)d[0], labels_path, (unsigned)count);
+    }
+    if (st != CNN_OK) {
+        src_close(&si);
+        src_close(&sl);
+        return st;
+    }
+    st = images_body(&si, d, im, err);
+    if (st != CNN_OK) {
+        src_close(&sl);
+        return st;
+    }
+    st = labels_body(&sl, count, num_classes, lb, err);
+    if (st != CNN_OK)
+        cnn_images_free(im);
+    return st;
 }
 
 void cnn_images_free(cnn_images *im)

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cnn_image.h"
+#include "../util/open_regular.h"
 
 cnn_status cnn_gray_alloc(cnn_gray *im, int width, int height, uint8_t fill)
 {
@@ -84,10 +86,26 @@ cnn_status cnn_pgm_read(const char *path, cnn_gray *out, cnn_err *err)
     if (!out)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_pgm_read: out is NULL");
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cnn_fail(err, CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    cnn_status st = cnn_open_regular(path, &fd, NULL, err);
+    if (st != CNN_OK)
+        return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        st = cnn_fail(err, CNN_ERR_NOMEM, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    st = cnn_pgm_read_stream(f, path, out, err);
+    fclose(f);
+    return st;
+}
 
+cnn_status cnn_pgm_read_stream(FILE *f, const char *path, cnn_gray *out, cnn_err *err)
+{
+    if (!out || !f || !path)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_pgm_read_stream: NULL argument");
+    memset(out, 0, sizeof *out);
     cnn_status st = CNN_OK;
     uint8_t *px = NULL;
     int m0 = getc(f), m1 = getc(f);
@@ -186,7 +204,6 @@ cnn_status cnn_pgm_read(const char *path, cnn_gray *out, cnn_err *err)
     px = NULL;
 out:
     free(px);
-    fclose(f);
     return st;
 }
 

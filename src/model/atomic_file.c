@@ -1,6 +1,19 @@
 /* atomic_file.c — write-to-temporary, fsync, rename: the one way this
- * project replaces files (see cnn_atomic_file.h). */
+ * project replaces files (see cnn_atomic_file.h).
+ *
+ * The temporary for DIR/NAME is DIR/.NAME.cnn-tmp-PID-XXXXXX (PID: the
+ * writing process; XXXXXX: mkstemp's). A process killed mid-save leaves
+ * its temporary behind; the next save to the same target removes those
+ * whose PID is no longer a process (kill(PID, 0) fails with ESRCH) and
+ * keeps the others, which may be another writer's work in progress. This
+ * assumes the writers of one target run on one machine (PIDs of another
+ * host's processes mean nothing here). A reused PID only delays the
+ * removal. Temporaries of the earlier naming (.NAME.tmp.XXXXXX) carry no
+ * PID and are left alone. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +23,38 @@
 #include <unistd.h>
 
 #include "cnn_atomic_file.h"
+
+#define TMP_TAG ".cnn-tmp-"
+
+/* Remove DIR/.BASE.cnn-tmp-PID-XXXXXX files whose PID is not alive. Best
+ * effort: what cannot be read or removed stays, and the save goes on. */
+static void remove_stale_temps(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t blen = strlen(base), tlen = strlen(TMP_TAG);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, blen) != 0 ||
+            strncmp(n + 1 + blen, TMP_TAG, tlen) != 0)
+            continue;
+        const char *p = n + 1 + blen + tlen;
+        long long pid = 0;
+        int digits = 0;
+        for (; *p >= '0' && *p <= '9' && digits < 10; p++, digits++)
+            pid = pid * 10 + (*p - '0');
+        if (digits == 0 || *p != '-' || strlen(p + 1) != 6 || pid <= 0 || pid > INT_MAX)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (EPERM: alive, someone else's) */
+        if (unlinkat(dirfd(d), n, 0) != 0) {
+            /* left for a later save, or for a person */
+        }
+    }
+    closedir(d);
+}
 
 cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, cnn_err *err)
 {
@@ -23,7 +68,7 @@ cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, 
     const char *base = path + dirlen;
     if (!*base)
         return cnn_fail(err, CNN_ERR_ARG, "%s: not a file name", path);
-    size_t tmpsize = strlen(path) + sizeof ".tmp.XXXXXX" + 1;
+    size_t tmpsize = strlen(path) + sizeof TMP_TAG + 24 + sizeof "-XXXXXX";
     char *tmp = malloc(tmpsize);
     char *dir = malloc(dirlen + 2);
     if (!tmp || !dir) {
@@ -32,13 +77,14 @@ cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, 
         return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(tmp, path, dirlen);
-    snprintf(tmp + dirlen, tmpsize - dirlen, ".%s.tmp.XXXXXX", base);
+    snprintf(tmp + dirlen, tmpsize - dirlen, ".%s" TMP_TAG "%ld-XXXXXX", base, (long)getpid());
     if (dirlen) {
         memcpy(dir, path, dirlen);
         dir[dirlen] = '\0';
     } else {
         strcpy(dir, ".");
     }
+    remove_stale_temps(dir, base);
 
     const char *what = "cannot create temporary file";
     int e = 0;

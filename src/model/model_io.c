@@ -20,6 +20,7 @@
 
 #include "cnn_atomic_file.h"
 #include "model_internal.h"
+#include "../util/open_regular.h"
 
 /* A sane bound: a header lists a few tensors and keys and stays under a few
  * KiB; the bound keeps a hostile length from turning into a huge allocation. */
@@ -475,7 +476,7 @@ cnn_status cnn_model_load(const char *path, float **params_out, cnn_model_meta *
     if (!path || !params_out || !meta)
         return cnn_fail(err, CNN_ERR_ARG, "cnn_model_load: NULL argument");
     *params_out = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = cnn_fopen_read(path); /* never blocks on a FIFO */
     if (!f)
         return cnn_fail(err, CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 
