@@ -82,7 +82,7 @@ took=$(( $(date +%s) - start ))
 [ "$rc" -ne 0 ] || fail "a bad file on rank 1 gave exit 0"
 [ "$rc" -ne 124 ] || fail "a bad file on rank 1 hung the job"
 [ "$took" -le 20 ] || fail "the job took ${took}s to end"
-grep -q "rank 1).*$tmp/bad/train-images-idx3-ubyte.gz" "$tmp/bad.log" ||
+grep -q "cnn train.*$tmp/bad/train-images-idx3-ubyte.gz" "$tmp/bad.log" ||
     { fail "rank 1's message is missing:"; cat "$tmp/bad.log"; }
 grep -q "^epoch" "$tmp/bad.log" && fail "the job trained despite the bad file"
 
