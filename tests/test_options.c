@@ -71,9 +71,10 @@ static void test_float_grammar_and_ends(void **state)
     assert_int_equal(cli_parse_float("0.999", 0, 1, CLI_HI_OPEN, &d), 0);
     assert_int_equal(cli_parse_float("0", 0, 1, CLI_LO_OPEN, &d), -1);
     assert_int_equal(cli_parse_float("1", 0, 1, CLI_LO_OPEN, &d), 0);
-    assert_int_equal(cli_parse_float("1e30", 0, HUGE_VAL, CLI_CLOSED, &d), 0);
-    /* Finite as a double but not as the float it is stored in. */
-    assert_int_equal(cli_parse_float("1e300", 0, HUGE_VAL, CLI_CLOSED, &d), -1);
+    assert_int_equal(cli_parse_float32("1e30", 0, HUGE_VAL, CLI_CLOSED, &d), 0);
+    /* Finite as a double but not as a float. */
+    assert_int_equal(cli_parse_float("1e300", 0, HUGE_VAL, CLI_CLOSED, &d), 0);
+    assert_int_equal(cli_parse_float32("1e300", 0, HUGE_VAL, CLI_CLOSED, &d), -1);
 }
 
 /* Run cli_parse on a NULL-terminated argument list with stderr captured. */
@@ -112,6 +113,7 @@ static void test_table(void **state)
     (void)state;
     int epochs = 5, opt = 0, nesterov = 0;
     float lr = 0.05f, wd = 0.0f;
+    double eps = 1e-8;
     const char *arch = "seed";
     cli_opt opts[] = {
         CLI_INT("--epochs", "N", &epochs, 1, 100, "epochs"),
@@ -119,13 +121,15 @@ static void test_table(void **state)
         CLI_FLOAT("--weight-decay", "X", &wd, 0, HUGE_VAL, CLI_CLOSED, "L2 penalty"),
         CLI_CHOICE("--optimizer", &opt, optimizers, "update rule"),
         CLI_FLAG("--nesterov", &nesterov, "Nesterov momentum"),
+        CLI_DOUBLE("--eps", "X", &eps, 0, 1, CLI_LO_OPEN, "Adam's epsilon"),
         CLI_STRING("--arch", "SPEC", &arch, "architecture"),
     };
     cli_cmd c = {"train", "[OPTIONS]", "", NULL, opts, CLI_NOPTS(opts), NULL};
 
     assert_int_equal(parse(&c, NULL, NULL, "--lr=0.01", "--optimizer", "adam", "--epochs", "3",
-                           "--epochs=4", "--nesterov", NULL),
+                           "--epochs=4", "--nesterov", "--eps", "1e-300", NULL),
                      CLI_CONTINUE);
+    assert_true(eps == 1e-300);
     assert_int_equal(epochs, 4); /* the last one wins */
     assert_true(lr == 0.01f);
     assert_int_equal(opt, 2);
@@ -152,6 +156,21 @@ static void test_table(void **state)
     assert_string_equal(captured,
                         "cnn train: unknown option '--weight-decy' (did you mean --weight-decay?)\n");
     assert_true(wd == 0.0f);
+    assert_int_equal(parse(&c, NULL, NULL, "--eps", "0", NULL), 2);
+    assert_string_equal(captured, "cnn train: --eps: expected a number in (0, 1], got '0'\n");
+
+    /* The help: a long option's text goes on the next line, aligned. */
+    FILE *t = tmpfile();
+    assert_non_null(t);
+    cli_help(&c, t);
+    rewind(t);
+    char help[4096];
+    help[fread(help, 1, sizeof help - 1, t)] = '\0';
+    fclose(t);
+    assert_non_null(strstr(help, "\n  --weight-decay X\n                   L2 penalty\n"));
+    assert_non_null(strstr(help, "\n  --optimizer sgd|momentum|adam\n                   update rule\n"));
+    assert_non_null(strstr(help, "\n  --nesterov       Nesterov momentum\n"));
+    assert_non_null(strstr(help, "\n  -h, --help       show this help\n"));
 }
 
 static void test_operands(void **state)

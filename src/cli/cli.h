@@ -45,7 +45,7 @@ typedef enum {
     CLI_OPT_CHOICE, /* int: index of the value in `choices` */
 } cli_opt_kind;
 
-/* CLI_OPT_FLOAT range ends: closed unless marked open. An infinite hi
+/* CLI_OPT_FLOAT/DOUBLE range ends: closed unless marked open. An infinite hi
  * (HUGE_VAL) means no upper bound. */
 enum { CLI_CLOSED = 0, CLI_LO_OPEN = 1, CLI_HI_OPEN = 2 };
 
@@ -56,8 +56,8 @@ typedef struct {
     void *dest;        /* where the value goes; type per kind, see above */
     long long lo, hi;  /* CLI_OPT_INT */
     uint64_t umax;     /* CLI_OPT_U64 */
-    double flo, fhi;   /* CLI_OPT_FLOAT */
-    int open;          /* CLI_OPT_FLOAT: CLI_LO_OPEN | CLI_HI_OPEN */
+    double flo, fhi;   /* CLI_OPT_FLOAT, CLI_OPT_DOUBLE */
+    int open;          /* CLI_OPT_FLOAT, CLI_OPT_DOUBLE: CLI_LO_OPEN | CLI_HI_OPEN */
     const char *const *choices; /* CLI_OPT_CHOICE: NULL-terminated */
     const char *help;  /* help text; each '\n' starts an indented line */
     int given;         /* set by cli_parse: given on the command line */
@@ -138,6 +138,8 @@ void cli_quote(FILE *f, const char *s);
 int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 int cli_parse_float(const char *s, double lo, double hi, int open, double *out);
+/* cli_parse_float for a float variable: also refuses what a float cannot hold. */
+int cli_parse_float32(const char *s, double lo, double hi, int open, double *out);
 
 /* ---- shared helpers ------------------------------------------------------ */
 

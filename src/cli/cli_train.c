@@ -46,8 +46,10 @@ static void on_sigint(int sig)
     static const char eval[] = "cnn train: stopping after the test pass... (Ctrl-C again "
                                "stops at once)\n";
     ssize_t r = 0;
-    if (cli_progress_live)
+    if (cli_progress_live) {
         r = write(STDERR_FILENO, live, sizeof live - 1);
+        cli_progress_live = 0;
+    }
     if (cli_progress_evaluating)
         r = write(STDERR_FILENO, eval, sizeof eval - 1);
     else

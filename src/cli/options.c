@@ -4,6 +4,7 @@
  * mistyped option; help made from the same table. */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +95,14 @@ int cli_parse_float(const char *s, double lo, double hi, int open, double *out)
         return -1;
     if (v < lo || v > hi || ((open & CLI_LO_OPEN) && v == lo) || ((open & CLI_HI_OPEN) && v == hi))
         return -1;
-    /* A float destination must hold it too. */
-    if (fabs(v) > 3.4028234663852886e38)
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float32(const char *s, double lo, double hi, int open, double *out)
+{
+    double v;
+    if (cli_parse_float(s, lo, hi, open, &v) != 0 || fabs(v) > FLT_MAX)
         return -1;
     *out = v;
     return 0;
@@ -249,7 +256,7 @@ static int set_value(const cli_cmd *c, cli_opt *o, const char *v)
             *(uint64_t *)o->dest = u;
         break;
     case CLI_OPT_FLOAT:
-        if ((ok = cli_parse_float(v, o->flo, o->fhi, o->open, &d) == 0))
+        if ((ok = cli_parse_float32(v, o->flo, o->fhi, o->open, &d) == 0))
             *(float *)o->dest = (float)d;
         break;
     case CLI_OPT_DOUBLE:
@@ -410,7 +417,7 @@ int cli_require(const cli_cmd *c, const char *name)
 static void help_line(FILE *f, const char *left, const char *help)
 {
     enum { COL = 16 };
-    if (strlen(left) > COL)
+    if (strlen(left) >= COL) /* keep two spaces before the text */
         fprintf(f, "  %s\n  %-*s ", left, COL, "");
     else
         fprintf(f, "  %-*s ", COL, left);
