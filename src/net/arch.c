@@ -313,9 +313,19 @@ cnn_status cnn_arch_parse(cnn_arch *out, const char *spec, int in_h, int in_w, i
             snprintf(l->name, sizeof l->name, nconv == 1 ? "conv" : "conv%d", ++iconv);
         else if (l->kind == CNN_LAYER_DENSE)
             snprintf(l->name, sizeof l->name, ndense == 1 ? "fc" : "fc%d", ++idense);
-        len += (size_t)snprintf(a.spec + len, sizeof a.spec - len, "%s%s", i ? "," : "",
-                                l->text);
+        /* appended by hand: the texts are short and always fit (the input
+         * spec was longer), and snprintf from one member of `a` into another
+         * trips GCC's -Wrestrict */
+        size_t t = strlen(l->text);
+        if (len + t + 2 > sizeof a.spec)
+            return cnn_fail(err, CNN_ERR_ARG, "the spec is longer than %d characters",
+                            CNN_ARCH_TEXT - 1);
+        if (i)
+            a.spec[len++] = ',';
+        memcpy(a.spec + len, l->text, t);
+        len += t;
     }
+    a.spec[len] = '\0';
     *out = a;
     return CNN_OK;
 }
