@@ -15,6 +15,10 @@ trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 mpirun="mpirun --oversubscribe --mca btl self,vader"
+# Open MPI's own allocations (in libmpi and the components it dlopens) are
+# never freed and LeakSanitizer reports them: in the sanitizer build, ranks
+# started by mpirun run without leak detection (single-process runs keep it).
+mpi_env="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
@@ -30,7 +34,7 @@ train() { # OUT NP THREADS ARGS...
         "$cnn" train --data "$tmp/data" --batch 70 --threads "$threads" --save "$out" "$@" \
             > "$out.log" 2>&1
     else
-        timeout 120 $mpirun -np "$np" "$cnn" train --data "$tmp/data" --batch 70 \
+        timeout 120 env "$mpi_env" $mpirun -np "$np" "$cnn" train --data "$tmp/data" --batch 70 \
             --threads "$threads" --save "$out" "$@" > "$out.log" 2>&1
     fi || { fail "training ($np ranks, $*) exited $?:"; cat "$out.log"; }
 }
@@ -55,7 +59,7 @@ cmp -s "$tmp/seed-single.st" "$tmp/six.st" || fail "6 ranks differ from one proc
 echo "check: a checkpoint from 3 ranks resumes exactly in 2 ranks and in one process"
 train "$tmp/half.st" 3 1 --arch lenet5 --epochs 1 --momentum 0.9
 cp "$tmp/half.st" "$tmp/half2.st"
-timeout 120 $mpirun -np 2 "$cnn" train --data "$tmp/data" --threads 1 --epochs 2 \
+timeout 120 env "$mpi_env" $mpirun -np 2 "$cnn" train --data "$tmp/data" --threads 1 --epochs 2 \
     --resume "$tmp/half.st" --save "$tmp/resumed2.st" > "$tmp/r2.log" 2>&1 ||
     { fail "resume in 2 ranks"; cat "$tmp/r2.log"; }
 "$cnn" train --data "$tmp/data" --epochs 2 --resume "$tmp/half2.st" --save "$tmp/resumed1.st" \
@@ -76,7 +80,7 @@ exec "$cnn" train --data "\$d" --threads 1 --epochs 50
 EOF
 chmod +x "$tmp/pick.sh"
 start=$(date +%s)
-timeout 60 $mpirun -np 2 "$tmp/pick.sh" > "$tmp/bad.log" 2>&1
+timeout 60 env "$mpi_env" $mpirun -np 2 "$tmp/pick.sh" > "$tmp/bad.log" 2>&1
 rc=$?
 took=$(( $(date +%s) - start ))
 [ "$rc" -ne 0 ] || fail "a bad file on rank 1 gave exit 0"

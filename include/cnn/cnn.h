@@ -54,7 +54,10 @@ enum { CNN_CHUNK = 16 };
  * 4, 8 and 16 and a ragged block is slow (seed, 15 -> 16 filters, measured
  * per sample at 4-sample slices: forward 6.5 -> 5.7 µs, weight gradient
  * 11.9 -> 8.7 µs, for 1/15 more flops). */
-enum { CNN_SLICE = 4, CNN_CONV_ROW_BLOCK = 4 };
+#ifndef CNN_SLICE_SAMPLES /* for experiments: -Dc_args=-DCNN_SLICE_SAMPLES=8 */
+#define CNN_SLICE_SAMPLES 4
+#endif
+enum { CNN_SLICE = CNN_SLICE_SAMPLES, CNN_CONV_ROW_BLOCK = 4 };
 
 typedef struct cnn_net cnn_net;
 
