@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -150,20 +149,8 @@ static void test_divergence_reported(void **state)
     cnn_dataset_free(&ds);
 }
 
-/* OpenBLAS's own threads inside the OpenMP threads would oversubscribe the
- * cores: creating a network must leave BLAS on one thread per caller, even
- * when something had raised it before. */
-static void test_blas_single_threaded(void **state)
-{
-    (void)state;
-    openblas_set_num_threads(2);
-    cnn_net *net;
-    assert_int_equal(cnn_net_create(&net, CNN_IMPL_BLAS, 16, 0), CNN_OK);
-    assert_int_equal(openblas_get_num_threads(), 1);
-    assert_true(cnn_net_threads(net) >= 1);
-    cnn_net_free(net);
-}
-
+/* That creating a network leaves BLAS on one thread per caller is tested,
+ * for each BLAS, in test_blas.c. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,7 +159,6 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise_identical),
         cmocka_unit_test(test_seed_changes_result),
         cmocka_unit_test(test_divergence_reported),
-        cmocka_unit_test(test_blas_single_threaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
