@@ -16,8 +16,6 @@
 #include <string.h>
 
 #include "cnn.h"
-#include <cblas.h>
-
 #include "cnn_blas.h"
 #include "cnn_train.h"
 #include "synthetic.h"
@@ -294,22 +292,8 @@ static void test_bad_calls(void **state)
     cnn_net_free(net);
 }
 
-/* OpenBLAS's own threads inside the OpenMP threads would oversubscribe the
- * cores: creating a network must leave BLAS on one thread per caller, even
- * when something had raised it before. */
-static void test_blas_single_threaded(void **state)
-{
-    (void)state;
-    cnn_arch a;
-    parse(&a, "seed");
-    openblas_set_num_threads(2);
-    cnn_net *net;
-    assert_int_equal(cnn_net_create(&net, &a, CNN_IMPL_BLAS, 16, 0), CNN_OK);
-    assert_int_equal(openblas_get_num_threads(), 1);
-    assert_true(cnn_net_threads(net) >= 1);
-    cnn_net_free(net);
-}
-
+/* That creating a network leaves BLAS on one thread per caller is tested,
+ * for each BLAS, in test_blas.c. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,7 +303,6 @@ int main(void)
         cmocka_unit_test(test_loss_falls),
         cmocka_unit_test(test_workspaces_follow_work),
         cmocka_unit_test(test_bad_calls),
-        cmocka_unit_test(test_blas_single_threaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

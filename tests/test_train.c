@@ -95,6 +95,8 @@ static void test_divergence_reported(void **state)
     cnn_dataset_free(&ds);
 }
 
+/* That creating a network leaves BLAS on one thread per caller is tested,
+ * for each BLAS, in test_blas.c. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
