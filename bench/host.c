@@ -47,7 +47,6 @@ const char *cpu_model(void)
     return name;
 }
 
-/* HOOK: the one place bench/layers asks which BLAS it runs on. Today the
- * library offers cnn_blas_config() (OpenBLAS's openblas_get_config()); when
- * cnn_blas.h gains cnn_blas_name(), point this at it. */
+/* The one place bench/layers asks which BLAS it runs on: its configuration
+ * string (OpenBLAS's openblas_get_config(), BLIS's kernel set, ...). */
 const char *blas_name(void) { return cnn_blas_config(); }
