@@ -77,6 +77,13 @@ const float *cnn_net_grads(const cnn_net *net); /* gradient of the last step */
 float *cnn_net_grads_mutable(cnn_net *net);     /* for an optimizer that clips in place */
 cnn_impl cnn_net_impl(const cnn_net *net);
 int cnn_net_threads(const cnn_net *net);
+/* The threads the passes use: up to cnn_net_max_threads (the workspaces made,
+ * min(threads, chunks of a full batch)). The results do not depend on it, so
+ * it may change between steps: the trainer lowers it when a busy machine
+ * makes fewer threads faster (src/train/threads.c). */
+int cnn_net_max_threads(const cnn_net *net);
+int cnn_net_active_threads(const cnn_net *net);
+void cnn_net_set_active_threads(cnn_net *net, int threads);
 
 /* The batch-mean cross-entropy gradient of n samples (n <= max_batch) into
  * cnn_net_grads: x holds n images of arch->in_h·in_w·in_c uint8 pixels

@@ -46,6 +46,7 @@ cnn_status cnn_net_create(cnn_net **out, const cnn_arch *arch, cnn_impl impl, in
     /* No more workspaces than chunks can run at once: memory follows the
      * work, not --threads. */
     net->nws = net->threads < net->max_chunks ? net->threads : net->max_chunks;
+    net->active = net->nws;
     net->nparams = arch->param_count;
     net->stride = cnn_padded(net->nparams);
     cnn_plan(net);
@@ -96,6 +97,13 @@ const float *cnn_net_grads(const cnn_net *net) { return net->grads; }
 float *cnn_net_grads_mutable(cnn_net *net) { return net->grads; }
 cnn_impl cnn_net_impl(const cnn_net *net) { return net->impl; }
 int cnn_net_threads(const cnn_net *net) { return net->threads; }
+int cnn_net_active_threads(const cnn_net *net) { return net->active; }
+int cnn_net_max_threads(const cnn_net *net) { return net->nws; }
+
+void cnn_net_set_active_threads(cnn_net *net, int t)
+{
+    net->active = t < 1 ? 1 : t > net->nws ? net->nws : t;
+}
 
 int cnn_impl_parse(const char *s, cnn_impl *out)
 {
@@ -197,7 +205,7 @@ cnn_status cnn_net_chunks(cnn_net *net, const uint8_t *x, const uint8_t *y, int 
     const float scale = 1.0f / (float)n;
     cnn_plan_pad_weights(net);
 
-#pragma omp parallel for num_threads(net->nws) schedule(static)
+#pragma omp parallel for num_threads(net->active) schedule(static)
     for (int c = lo; c < hi; c++) {
         cnn_workspace *w = my_workspace(net);
         int first = c * CNN_CHUNK, m = n - first < CNN_CHUNK ? n - first : CNN_CHUNK;
@@ -214,7 +222,7 @@ void cnn_net_fold(const cnn_net *net, int lo, int hi, float *acc, long off, long
 {
     const long stride = net->stride;
     const float *cg = net->chunk_grads;
-#pragma omp parallel for num_threads(net->nws) schedule(static)
+#pragma omp parallel for num_threads(net->active) schedule(static)
     for (long i = off; i < off + len; i++) {
         float s = acc[i - off];
         for (int c = lo; c < hi; c++)
@@ -254,7 +262,7 @@ cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, 
     float *params = net->params;
     const float *grads = net->grads;
     const long nparams = net->nparams;
-#pragma omp parallel for num_threads(net->nws) schedule(static)
+#pragma omp parallel for num_threads(net->active) schedule(static)
     for (long i = 0; i < nparams; i++)
         params[i] -= lr * grads[i];
     return CNN_OK;
@@ -268,7 +276,7 @@ cnn_status cnn_net_infer(cnn_net *net, const uint8_t *x, const uint8_t *y, int n
     const int nchunks = chunk_count(n), classes = net->arch.classes;
     const long in = (long)net->arch.in_h * net->arch.in_w * net->arch.in_c;
     cnn_plan_pad_weights(net);
-#pragma omp parallel for num_threads(net->nws) schedule(static)
+#pragma omp parallel for num_threads(net->active) schedule(static)
     for (int c = 0; c < nchunks; c++) {
         cnn_workspace *w = my_workspace(net);
         int lo = c * CNN_CHUNK, m = n - lo < CNN_CHUNK ? n - lo : CNN_CHUNK;
@@ -311,7 +319,7 @@ void cnn_net_run_stage(cnn_net *net, int stage, int pass, const uint8_t *y, int 
     const long stride = net->stride;
     const int classes = net->arch.classes;
     cnn_plan_pad_weights(net);
-#pragma omp parallel for num_threads(net->nws) schedule(static)
+#pragma omp parallel for num_threads(net->active) schedule(static)
     for (int c = 0; c < nchunks; c++) {
         cnn_workspace *w = my_workspace(net);
         int lo = c * CNN_CHUNK, m = n - lo < CNN_CHUNK ? n - lo : CNN_CHUNK;

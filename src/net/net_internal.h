@@ -52,6 +52,7 @@ struct cnn_net {
     int nstages;
     cnn_impl impl;
     int max_batch, threads, nws, max_chunks;
+    int active;                     /* threads the next passes use, 1..nws */
     long nparams, stride;           /* stride: a chunk's partial gradient, padded */
     float *params, *grads;
     float *wpad;                    /* blas: padded filters of the fused convolutions */

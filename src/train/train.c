@@ -93,6 +93,7 @@ typedef struct {
     int *order;
     uint8_t *bx, *by;
     cnn_model_meta meta;       /* scratch for saving */
+    thread_tuner tuner;        /* threads per step when --threads was not given */
     cnn_progress p;
     cnn_progress_fn fn;
     void *ctx;
@@ -333,6 +334,7 @@ static cnn_status setup(run *r, const cnn_train_opts *o, int classes)
     }
     if ((st = make_optimizer(r)) != CNN_OK)
         goto out;
+    tuner_init(&r->tuner, o->threads == 0, cnn_net_max_threads(r->net));
     if (o->resume_path) {
         memcpy(cnn_net_params(r->net), loaded, (size_t)r->arch.param_count * sizeof(float));
         if ((st = restore_optimizer(r, m, optim_step, o->resume_path)) != CNN_OK)
@@ -395,6 +397,8 @@ static cnn_status step(run *r, int epoch, int b)
     }
     double loss = 0.0;
     int correct = 0;
+    cnn_net_set_active_threads(r->net, tuner_threads(&r->tuner, r->step));
+    double t0 = now_seconds();
     cnn_status st = r->o.gradient ? r->o.gradient(r->o.gradient_ctx, r->net, r->bx, r->by, n,
                                                   &loss, &correct, r->o.stop)
                                   : cnn_net_gradient(r->net, r->bx, r->by, n, &loss, &correct);
@@ -414,6 +418,8 @@ static cnn_status step(run *r, int epoch, int b)
     }
     if (st != CNN_OK)
         return cnn_fail(r->err, st, "optimizer step failed: %s", cnn_status_str(st));
+    if (n == r->o.batch) /* a ragged last batch is not comparable */
+        tuner_record(&r->tuner, r->step, now_seconds() - t0);
     r->step++;
     r->p.batch = b + 1;
     r->p.step = r->step;

@@ -39,4 +39,17 @@ cnn_status ckpt_resume_options(const char *path, const cnn_model_meta *m,
  * it does not depend on threads. val = 0: idx is the identity. */
 void holdout_split(uint64_t seed, int count, int val, int *idx, int *vidx);
 
+/* The thread count that adapts to a busy machine (threads.c). */
+typedef struct {
+    int enabled, max, cur, probe, dir, changes;
+    long next_probe, interval;
+    double tcur[8], tprobe[8];
+    int ncur, nprobe;
+} thread_tuner;
+void tuner_init(thread_tuner *t, int enabled, int max);
+/* The threads to use for the step numbered `step`. */
+int tuner_threads(thread_tuner *t, long step);
+/* That step's wall time. */
+void tuner_record(thread_tuner *t, long step, double seconds);
+
 #endif
