@@ -72,9 +72,12 @@ void tuner_record(thread_tuner *t, long step, double seconds)
     }
     t->tprobe[t->nprobe++] = seconds;
     const double here = mean(t->tcur, WINDOW);
-    /* A probe that is plainly worse after two steps ends there: under load
-     * a bad count can be 20 times slower. */
-    int hopeless = t->nprobe == 2 && t->tprobe[0] > 1.5 * here && t->tprobe[1] > 1.5 * here;
+    /* A probe ends as soon as it cannot win any more (its steps so far
+     * already cost more than a winning window may), or when it is plainly
+     * worse after two steps: under load a bad count can be 20 times slower. */
+    double spent = mean(t->tprobe, t->nprobe) * t->nprobe;
+    int hopeless = spent > MARGIN * here * WINDOW ||
+                   (t->nprobe == 2 && t->tprobe[0] > 1.5 * here && t->tprobe[1] > 1.5 * here);
     if (t->nprobe < WINDOW && !hopeless)
         return;
     if (!hopeless && mean(t->tprobe, t->nprobe) < MARGIN * here) {
