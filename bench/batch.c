@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cnn_optim.h"
 
 #define TRAIN_LR 0.01f   /* small, so that timing steps on random data stay finite */
 
@@ -150,6 +151,67 @@ static void infer_body(void *p)
         s->st = st;
 }
 
+/* The optimizer's update on its own, per rule (issue 8: under 5 % of a
+ * training step), on scratch copies of a parameter block and a gradient of
+ * the architecture's size, with its weight-decay ranges, at the thread
+ * count the trainer gives it. */
+typedef struct {
+    cnn_optim *opt;
+    float *p, *g;
+    long n;
+} update_run;
+
+static void update_body(void *ctx)
+{
+    update_run *u = ctx;
+    cnn_optim_step(u->opt, u->p, u->g, u->n, 1e-6f, NULL);
+}
+
+static void bench_updates(const cnn_arch *a, int B, double step_s)
+{
+    static const struct {
+        const char *name;
+        cnn_opt_kind kind;
+        double momentum, wd;
+    } rules[] = {{"sgd", CNN_OPT_SGD, 0.0, 0.0},
+                 {"sgd-momentum", CNN_OPT_SGD, 0.9, 5e-4},
+                 {"adam", CNN_OPT_ADAM, 0.0, 0.0},
+                 {"adamw", CNN_OPT_ADAMW, 0.0, 0.01}};
+    cnn_range decay[CNN_MAX_LAYERS];
+    int nd = 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->layer[i].w_count)
+            decay[nd++] = (cnn_range){a->layer[i].w_off, a->layer[i].w_count};
+    update_run u = {NULL, falloc(a->param_count), falloc(a->param_count), a->param_count};
+    for (long i = 0; i < u.n; i++) {
+        u.p[i] = 0.01f * (float)((i * 7919) % 201 - 100);
+        u.g[i] = 1e-4f * (float)((i * 104729) % 201 - 100);
+    }
+    for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++) {
+        cnn_optim_opts oo;
+        cnn_optim_opts_default(&oo);
+        oo.kind = rules[k].kind;
+        oo.momentum = rules[k].momentum;
+        oo.weight_decay = rules[k].wd;
+        oo.threads = opt.threads;
+        cnn_err err = {{0}};
+        if (cnn_optim_create(&u.opt, &oo, u.n, decay, nd, &err) != CNN_OK) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            failures++;
+            break;
+        }
+        timing t;
+        measure(update_body, &u, opt.repeats, row_budget(), &t);
+        row r = make_row("update", rules[k].name, "blas", B, &t, 0.0);
+        emit_row(&r);
+        report_line("update %-12s %8.1f us per step = %.2f%% of the blas training step\n",
+                    rules[k].name, 1e6 * t.med, 100.0 * t.med / step_s);
+        cnn_optim_free(u.opt);
+    }
+    free(u.p);
+    free(u.g);
+}
+
 static const char *DIRS[2][3] = {{"forward", "backward-dW", "backward-dX"},
                                  {"forward", "backward", "backward"}};
 
@@ -234,6 +296,7 @@ void bench_batch(int B)
             emit_row(&r);
         }
     free(probs);
+    bench_updates(a, B, whole[CNN_IMPL_BLAS][1].med);
     for (int pass = 1; pass >= 0; pass--)
         for (int i = 0; i < 2; i++) {
             timing t = {parts[i][pass], 0, 0, 0, 0, 0, 0};

@@ -68,6 +68,9 @@ typedef struct cnn_optim cnn_optim;
 cnn_status cnn_optim_create(cnn_optim **out, const cnn_optim_opts *o, long n,
                             const cnn_range *decay, int ndecay, cnn_err *err);
 void cnn_optim_free(cnn_optim *opt);
+/* The threads of the next steps (as cnn_optim_opts.threads; results do not
+ * depend on it): the trainer follows its adaptive thread count. */
+void cnn_optim_set_threads(cnn_optim *opt, int threads);
 
 /* One step with learning rate lr (finite, ≥ 0) on n parameters (the n of
  * create), in this order, as PyTorch does it:

@@ -183,6 +183,11 @@ cnn_status cnn_optim_create(cnn_optim **out, const cnn_optim_opts *o, long n,
     return CNN_OK;
 }
 
+void cnn_optim_set_threads(cnn_optim *opt, int threads)
+{
+    opt->threads = threads > 0 ? threads : omp_get_max_threads();
+}
+
 void cnn_optim_free(cnn_optim *opt)
 {
     if (!opt)

@@ -398,6 +398,7 @@ static cnn_status step(run *r, int epoch, int b)
     double loss = 0.0;
     int correct = 0;
     cnn_net_set_active_threads(r->net, tuner_threads(&r->tuner, r->step));
+    cnn_optim_set_threads(r->opt, cnn_net_active_threads(r->net));
     double t0 = now_seconds();
     cnn_status st = r->o.gradient ? r->o.gradient(r->o.gradient_ctx, r->net, r->bx, r->by, n,
                                                   &loss, &correct, r->o.stop)
