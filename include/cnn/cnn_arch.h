@@ -81,6 +81,11 @@ typedef struct {
 cnn_status cnn_arch_parse(cnn_arch *a, const char *spec, int in_h, int in_w, int in_c,
                           int classes, cnn_err *err);
 
+/* A preset's default plain-SGD learning rate and batch (seed: 0.05, 32;
+ * lenet5: 0.1, 32): 1 when spec names a preset (or is its expansion),
+ * else 0 and nothing written. */
+int cnn_arch_preset_defaults(const char *spec, float *lr, int *batch);
+
 /* The preset whose expansion is a->spec ("seed", "lenet5") or NULL. */
 const char *cnn_arch_preset_name(const cnn_arch *a);
 

@@ -273,7 +273,8 @@ int cli_train(int argc, char **argv)
         CLI_INT("--epochs", "N", &o.epochs, 1, 100000,
                 "total epochs, including those of a resumed run (default 5)"),
         CLI_INT("--batch", "N", &o.batch, 1, CLI_MAX_BATCH, "samples per step (default 32)"),
-        CLI_FLOAT("--lr", "X", &o.lr, 0, 1e3, CLI_LO_OPEN, "learning rate (default 0.05)"),
+        CLI_FLOAT("--lr", "X", &o.lr, 0, 1e3, CLI_LO_OPEN,
+                  "learning rate (default: the preset's, seed 0.05,\nlenet5 0.1; else 0.05)"),
         CLI_CHOICE("--optimizer", &optimizer, CLI_CHOICES("sgd", "adam", "adamw"),
                    "update rule, as torch.optim defines it (default sgd)"),
         CLI_DOUBLE("--momentum", "M", &o.optim.momentum, 0, 1, CLI_HI_OPEN,
@@ -327,6 +328,18 @@ int cli_train(int argc, char **argv)
     o.optim.kind = (cnn_opt_kind)optimizer;
     o.schedule = (cnn_sched_kind)schedule;
     o.given = given_bits(&cmd);
+    /* A preset's own rate and batch unless given (a resumed run's come
+     * from its file). */
+    if (!o.resume_path) {
+        float lr;
+        int batch;
+        if (cnn_arch_preset_defaults(o.arch ? o.arch : "seed", &lr, &batch)) {
+            if (!(o.given & CNN_GIVEN_LR))
+                o.lr = lr;
+            if (!(o.given & CNN_GIVEN_BATCH))
+                o.batch = batch;
+        }
+    }
     if (o.optim.nesterov && !(o.optim.momentum > 0) && !o.resume_path) {
         fprintf(stderr, "cnn train: --nesterov needs --momentum M > 0\n");
         return 2;

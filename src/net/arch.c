@@ -10,11 +10,16 @@
 
 #include "cnn_arch.h"
 
+/* The presets, with the plain-SGD rate and batch that train each well in
+ * a few epochs (measured on Fashion-MNIST, see README): LeNet-5 at lr 0.05
+ * reached 88.98 % after 8 epochs, at 0.1 it reached 89.67 % after 10. */
 static const struct {
     const char *name, *spec;
+    float lr;
+    int batch;
 } presets[] = {
-    {"seed", CNN_ARCH_SEED},
-    {"lenet5", CNN_ARCH_LENET5},
+    {"seed", CNN_ARCH_SEED, 0.05f, 32},
+    {"lenet5", CNN_ARCH_LENET5, 0.1f, 32},
 };
 enum { NPRESETS = sizeof presets / sizeof presets[0] };
 
@@ -28,6 +33,17 @@ const char *cnn_layer_kind_name(cnn_layer_kind kind)
     case CNN_LAYER_DENSE: return "dense";
     }
     return "?";
+}
+
+int cnn_arch_preset_defaults(const char *spec, float *lr, int *batch)
+{
+    for (int i = 0; i < NPRESETS; i++)
+        if (strcmp(spec, presets[i].name) == 0 || strcmp(spec, presets[i].spec) == 0) {
+            *lr = presets[i].lr;
+            *batch = presets[i].batch;
+            return 1;
+        }
+    return 0;
 }
 
 const char *cnn_arch_preset_name(const cnn_arch *a)
