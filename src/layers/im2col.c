@@ -9,7 +9,7 @@
  *
  * Without padding and with stride 1 (the seed) every row of col is OH runs
  * of OW contiguous pixels: one memcpy each, the loop as it always was (this
- * copy is a fifth of the seed's forward convolution; a few cycles more per
+ * copy is about a sixth of the seed's forward convolution; a few cycles more per
  * tap showed in its time). Otherwise the padding never costs a test per
  * element: for each (c, k, l) the output rows i whose input row falls
  * outside the map, and the output columns j whose input column does, are
