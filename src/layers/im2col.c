@@ -102,12 +102,25 @@ void cnn_im2col(float *col, long ld, const float *img, long plane, const cnn_con
 
 /* The adjoint of im2col: every pixel receives the sum of the col entries
  * that were copied from it, in (k, l, i, j) order; entries that im2col set
- * to 0 for the padding belong to no pixel and are dropped. */
+ * to 0 for the padding belong to no pixel and are dropped. Without padding
+ * and with stride 1, the old loop (the general one was 4% more instructions). */
 void cnn_col2im(float *img, long plane, const float *col, long ld, const cnn_conv_shape *s)
 {
     const int H = s->H, W = s->W, K = s->K, P = s->P, S = s->S, OH = s->OH, OW = s->OW;
     for (int c = 0; c < s->C; c++)
         memset(img + c * plane, 0, (size_t)H * W * sizeof *img);
+    if (P == 0 && S == 1) { /* as im2col: the loop as it always was */
+        for (int c = 0; c < s->C; c++)
+            for (int k = 0; k < K; k++)
+                for (int l = 0; l < K; l++) {
+                    const float *row = col + (long)((c * K + k) * K + l) * ld;
+                    float *x = img + c * plane + (long)k * W + l;
+                    for (int i = 0; i < OH; i++)
+                        for (int j = 0; j < OW; j++)
+                            x[(long)i * W + j] += row[(long)i * OW + j];
+                }
+        return;
+    }
     for (int c = 0; c < s->C; c++) {
         float *x = img + c * plane;
         for (int k = 0; k < K; k++) {
