@@ -27,10 +27,10 @@ static void outputs_hit(int k, int P, int S, int H, int OH, int *lo, int *hi)
 /* §2.1 with channels, padding, stride:
  * z[n][i][j][f] = b[f] + Σ_c Σ_k Σ_l w[f][c][k][l]·x[n][i·S+k−P][j·S+l−P][c],
  * the taps that fall in the padding left out of the sum (x = 0 there). */
-void cnn_conv_forward_ref(float *out, const float *in, const float *w, const float *b, int N,
-                          const cnn_conv_shape *sh)
+static inline void conv_forward(float *out, const float *in, const float *w, const float *b,
+                                int N, const cnn_conv_shape *sh, int C)
 {
-    const int C = sh->C, H = sh->H, W = sh->W, F = sh->F, K = sh->K, P = sh->P, S = sh->S;
+    const int H = sh->H, W = sh->W, F = sh->F, K = sh->K, P = sh->P, S = sh->S;
     const int OH = sh->OH, OW = sh->OW;
     for (int n = 0; n < N; n++) {
         const float *x = in + (long)n * H * W * C;
@@ -38,19 +38,34 @@ void cnn_conv_forward_ref(float *out, const float *in, const float *w, const flo
         for (int i = 0; i < OH; i++) {
             const int y0 = i * S - P, klo = imax(0, -y0), khi = imin(K, H - y0);
             for (int j = 0; j < OW; j++) {
-                const int x0 = j * S - P, llo = imax(0, -x0), lhi = imin(K, W - x0);
+                const int x0 = j * S - P, llo = imax(0, -x0), nl = imin(K, W - x0) - llo;
                 for (int f = 0; f < F; f++) {
                     float s = b[f];
                     for (int c = 0; c < C; c++)
-                        for (int k = klo; k < khi; k++)
-                            for (int l = llo; l < lhi; l++)
-                                s += w[((f * C + c) * K + k) * K + l] *
-                                     x[((long)(y0 + k) * W + (x0 + l)) * C + c];
+                        for (int k = klo; k < khi; k++) {
+                            /* taps llo.. of row k of filter (f, c), the input under them */
+                            const float *wr = w + ((long)(f * C + c) * K + k) * K + llo;
+                            const float *xr = x + ((long)(y0 + k) * W + (x0 + llo)) * C + c;
+                            for (int t = 0; t < nl; t++)
+                                s += wr[t] * xr[t * C];
+                        }
                     z[((long)i * OW + j) * F + f] = s;
                 }
             }
         }
     }
+}
+
+/* Inlined twice: with C = 1 (the seed, one grey channel) a constant, the
+ * input is read with unit stride (on the seed, 1.4× faster than the general
+ * loop; still ~15% slower than the one-channel loop it replaced). */
+void cnn_conv_forward_ref(float *out, const float *in, const float *w, const float *b, int N,
+                          const cnn_conv_shape *sh)
+{
+    if (sh->C == 1)
+        conv_forward(out, in, w, b, N, sh, 1);
+    else
+        conv_forward(out, in, w, b, N, sh, sh->C);
 }
 
 /* §3.6 with channels, padding, stride:
@@ -73,10 +88,14 @@ void cnn_conv_backward_weights_ref(float *dw, float *db, const float *dout, cons
                         int jlo, jhi;
                         outputs_hit(l, P, S, W, OW, &jlo, &jhi);
                         float s = 0.0f;
-                        for (int i = ilo; i < ihi; i++)
-                            for (int j = jlo; j < jhi; j++)
-                                s += x[((long)(i * S + k - P) * W + (j * S + l - P)) * C + c] *
-                                     dz[((long)i * OW + j) * F + f];
+                        for (int i = ilo; i < ihi; i++) {
+                            /* the input under tap (k, l) of output (i, jlo), and dz there */
+                            const float *xr =
+                                x + ((long)(i * S + k - P) * W + (jlo * S + l - P)) * C + c;
+                            const float *dr = dz + ((long)i * OW + jlo) * F + f;
+                            for (int j = 0; j < jhi - jlo; j++)
+                                s += xr[(long)j * S * C] * dr[(long)j * F];
+                        }
                         dw[((f * C + c) * K + k) * K + l] += s;
                     }
                 }
