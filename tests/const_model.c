@@ -1,8 +1,12 @@
 /* const_model.c — writes a seed-network model file that predicts one class
- * for every image: all weights zero, the last layer's bias 1 for that class
+ * for every image: all weights zero, the last layer's bias 2 for that class
  * and 0 for the others, so every image gets the probabilities
- * e/(e+9) = 0.2320 and 1/(e+9) = 0.0853. What eval and predict print for
- * it follows from the labels alone, so tests can compare exact lines.
+ * e²/(e²+9) = 0.45085 and 1/(e²+9) = 0.06102, and a loss of ln(e²+9) - 2
+ * or ln(e²+9). What eval and predict print for it follows from the labels
+ * alone, so tests can compare exact lines. (With a bias of 1, the mean
+ * test loss would be 2.3411502, a rounding error away from printing as
+ * 2.3411 instead of 2.3412; with 2, every printed figure is 1e-5 or more
+ * away from a rounding boundary.)
  *
  * usage: const_model OUT.safetensors CLASS [NAME0 ... NAME9]
  * With ten names, they are stored as the model's class names. */
@@ -34,7 +38,7 @@ int main(int argc, char **argv)
     float *p = calloc((size_t)a.param_count, sizeof *p);
     if (!p)
         return 1;
-    p[a.layer[a.n - 1].b_off + cls] = 1.0f;
+    p[a.layer[a.n - 1].b_off + cls] = 2.0f;
     cnn_model_meta_init(&m, &a);
     m.epochs = m.epoch = 1;
     m.batch = 32;
