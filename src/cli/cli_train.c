@@ -321,7 +321,8 @@ int cli_train(int argc, char **argv)
         CLI_STRING("--save-best", "FILE", &o.save_best,
                    "keep the model of the best validation accuracy\n(default: not kept)"),
         CLI_INT("--patience", "P", &o.patience, 1, 100000,
-                "stop after P epochs without a better validation\naccuracy (default: no early stop)"),
+                "stop after P epochs without a better validation\n"
+                "accuracy (default: no early stop)"),
         CLI_U64("--seed", "N", &o.seed, UINT64_MAX,
                 "seed of the one RNG: split, initialisation, shuffling\n(default 1)"),
         CLI_INT("--threads", "N", &o.threads, 1, 1024, CLI_HELP_THREADS),
@@ -330,7 +331,8 @@ int cli_train(int argc, char **argv)
         CLI_INT("--limit", "N", &limit, 1, 1000000000,
                 "train on the first N training samples only (default: all)"),
         CLI_STRING("--save", "FILE", &o.save_path,
-                   "write the model (safetensors) after every epoch and on\nCtrl-C (default: not saved)"),
+                   "write the model (safetensors) after every epoch and on\n"
+                   "Ctrl-C (default: not saved)"),
         CLI_INT("--save-every", "N", &o.save_every, 1, 1000000000,
                 "also write --save every N steps (default: at epoch ends)"),
         CLI_STRING("--resume", "FILE", &o.resume_path,
