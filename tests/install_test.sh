@@ -3,16 +3,17 @@
 # (--destdir), then build programs against the installed copy as a user
 # would, through `pkg-config --cflags --libs cnn`, link them to the shared
 # and to the static library, and run them. Also checks that every installed
-# file is there, that libcnn.so has its soname, and that the programs load
-# the BLAS the library was built for (not another behind the same soname).
+# file is there (the man page and the bash completion too), that libcnn.so
+# has its soname, and that the programs load the BLAS the library was built
+# for (not another behind the same soname).
 #
 # usage: install_test.sh BUILD_DIR BLAS_LIBDIR PROGRAM.c...
 # environment (set by tests/meson.build): MESON, CC (may be several words),
 # PKG_CONFIG, EXTRA_CFLAGS (the build's -fsanitize flags, if any)
 #
 # Each PROGRAM.c is compiled, linked both ways and run with no arguments;
-# it must exit 0. tests/install_smoke.c is one; the examples/ programs are
-# meant to be added to the list in tests/meson.build.
+# it must exit 0: tests/install_smoke.c and the examples/ programs
+# (example_sources in examples/meson.build).
 set -eu
 
 me=install_test
@@ -50,6 +51,9 @@ echo "installed under $root$prefix (prefix $prefix, libdir $libdir)"
 # 2. What must be there.
 for f in "$root$prefix/bin/cnn" "$root$prefix/bin/cnn-plot-log"; do
     [ -x "$f" ] || fail "$f: not installed, or not executable"
+done
+for f in "$root$prefix/share/man/man1/cnn.1" "$root$prefix/share/bash-completion/completions/cnn"; do
+    [ -f "$f" ] || fail "$f: not installed"
 done
 for h in cnn.h cnn_blas.h cnn_status.h cnn_rng.h; do
     [ -f "$includedir/cnn/$h" ] || fail "$includedir/cnn/$h: not installed"

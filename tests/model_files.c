@@ -170,6 +170,7 @@ void assert_meta_equal(const cnn_model_meta *a, const cnn_model_meta *b)
     assert_int_equal(a->cols, b->cols);
     assert_int_equal(a->classes, b->classes);
     assert_string_equal(a->extra, b->extra);
+    assert_string_equal(a->class_names, b->class_names);
     assert_int_equal(a->nblocks, b->nblocks);
 }
 

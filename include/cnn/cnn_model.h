@@ -28,6 +28,13 @@ enum { CNN_MODEL_FORMAT_VERSION = 2 };
 
 enum { CNN_MODEL_MAX_BLOCKS = 4 };
 
+/* Room for a model's class names (cnn_model_meta.class_names), with the NUL. */
+enum { CNN_MODEL_CLASS_NAMES = 4096 };
+
+/* The classes of Fashion-MNIST, labels 0 to 9, in class_names form. */
+#define CNN_FASHION_MNIST_CLASS_NAMES                                                          \
+    "T-shirt/top\nTrouser\nPullover\nDress\nCoat\nSandal\nShirt\nSneaker\nBag\nAnkle boot"
+
 /* An extra tensor beside the parameters, 1-D, F32 (e.g. "optim.exp_avg"). */
 typedef struct {
     char name[40];
@@ -60,12 +67,28 @@ typedef struct {
     char extra[1024];
     int nblocks;
     cnn_model_block block[CNN_MODEL_MAX_BLOCKS];
+    /* The names of the classes, label 0 first, joined by '\n' (no newline
+     * after the last); "" when the file names none (files written before
+     * names existed, or by a run given none). Stored as the "class_names"
+     * metadata string; checked by cnn_model_check_class_names on save and
+     * load. */
+    char class_names[CNN_MODEL_CLASS_NAMES];
 } cnn_model_meta;
 
 /* Fill meta with this architecture, the format version, the architecture's
  * rows, cols and classes, and the RNG as seeded with 0 (a valid PCG32
  * state); zero the rest. Such a meta can be saved as it is. */
 void cnn_model_meta_init(cnn_model_meta *meta, const cnn_arch *arch);
+
+/* Whether `names` (joined by '\n') can name `classes` classes: exactly
+ * that many names, each valid UTF-8, not empty or only spaces, without
+ * control characters, no two alike, all in CNN_MODEL_CLASS_NAMES - 1
+ * bytes. CNN_OK, or CNN_ERR_ARG with one line in err naming classes by
+ * label (from 0): "9 class names for 10 classes", "the name of class 3 is
+ * empty", "classes 2 and 5 are both named 'Coat'", "the name of class 4
+ * holds a control character", "the name of class 4 is not valid UTF-8",
+ * "class names longer than 4095 bytes". */
+cnn_status cnn_model_check_class_names(const char *names, int classes, cnn_err *err);
 
 /* Free the blocks a load allocated. */
 void cnn_model_meta_free(cnn_model_meta *meta);

@@ -58,6 +58,10 @@ typedef struct {
     cnn_status (*gradient)(void *ctx, cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
                            double *loss_sum, int *correct, volatile sig_atomic_t *stop);
     void *gradient_ctx;
+    /* Names of the classes, label 0 first, joined by '\n' (see
+     * cnn_model_check_class_names), written into every model file saved;
+     * NULL: none, or on resume the checkpoint's. */
+    const char *class_names;
 } cnn_train_opts;
 
 /* Defaults: 5 epochs, batch 32, lr 0.05, seed 1, all threads, blas, plain
@@ -70,6 +74,7 @@ typedef enum {
     CNN_EVENT_EPOCH,     /* after an epoch and its evaluations */
     CNN_EVENT_SAVED,     /* after a checkpoint (or the best model) was written */
     CNN_EVENT_NOTE,      /* something the user should read: `note` */
+    CNN_EVENT_START,     /* once, before the first step: the options in force, `opts` */
 } cnn_event;
 
 typedef struct {
@@ -93,6 +98,13 @@ typedef struct {
     int stopping;               /* early stop after this epoch (patience ran out) */
     const char *path;           /* CNN_EVENT_SAVED: where */
     const char *note;           /* CNN_EVENT_NOTE: one line */
+    /* CNN_EVENT_START only: the options the run uses: those given, and on
+     * resume the checkpoint's for the others (opts->arch is the canonical
+     * spec, opts->class_names NULL when there are none); `epoch` epochs
+     * and then `batch` batches of the next one are done already, `step`
+     * steps in all (0 unless resuming). Notes about the options (what a
+     * given option changed) come before it. */
+    const cnn_train_opts *opts;
 } cnn_progress;
 
 typedef void (*cnn_progress_fn)(const cnn_progress *p, void *ctx);

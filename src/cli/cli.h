@@ -173,6 +173,20 @@ int cli_open_model(const char *cmd, const char *path, int *max_batch, int thread
 int cli_load_split(const char *cmd, const char *dir, const char *split, int rows, int cols,
                    int classes, FILE *note, cnn_dataset *out);
 
+/* ---- class names (cli_classes.c) ------------------------------------------ */
+
+/* Read `cnn train --classes FILE`: one name a line (surrounding spaces,
+ * tabs and a CR trimmed; the last newline optional) into out (room for
+ * CNN_MODEL_CLASS_NAMES), joined by '\n', and their number into *count.
+ * A file that cannot be read, or an empty, repeated or otherwise bad line,
+ * gets one line naming the file (and the line) and returns 1; else 0. */
+int cli_read_class_names(const char *cmd, const char *path, char *out, int *count);
+
+/* A model's names (cnn_model_meta.class_names) split into names[0..classes),
+ * pointing into a static copy; all NULL when it has none. Returns 1 when it
+ * has names, 0 when not. */
+int cli_split_class_names(const char *joined, int classes, const char **names);
+
 /* `cnn --version`: version, build type, compiler, BLAS, OpenMP. */
 void cli_version(FILE *f);
 

@@ -1,6 +1,6 @@
-/* cli_filters.c — `cnn filters`: a picture of the 15 learned 5×5
- * convolution filters of a saved model, as PNG (for the README, browsers)
- * or PGM. */
+/* cli_filters.c — `cnn filters`: a picture of the learned filters of a
+ * saved model's first convolution (the seed's 15 of 5×5), as PNG (for the
+ * README, browsers) or PGM. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +10,10 @@
 #include "cnn_image.h"
 
 static const char about[] =
-    "Draw the model's 15 learned 5x5 convolution filters as one grayscale image:\n"
-    "5 columns by 3 rows (filter 0 top left, row by row), 2-pixel white gaps,\n"
-    "each filter stretched from its own minimum (black) to maximum (white).\n";
+    "Draw the learned filters of the model's first convolution as one grayscale\n"
+    "image: 5 a row (filter 0 top left, row by row), 2-pixel white gaps, each\n"
+    "filter stretched from its own minimum (black) to maximum (white). For the seed\n"
+    "network: its 15 filters of 5x5 in 3 rows.\n";
 
 static int has_ext(const char *path, const char *ext)
 {

@@ -23,8 +23,9 @@ static const char about[] =
     "Classify images with a saved model. Each IMAGE is a binary PGM file (P5), - for\n"
     "a PGM read from standard input, or an IDX image file (plain or .gz; every image\n"
     "in it, reported as FILE#0, FILE#1, ...), 28x28 pixels with maxval 255. Prints\n"
-    "each image's predicted class and the probabilities of classes 0..9. A file that\n"
-    "cannot be read is reported and skipped; the exit status is then 1.\n";
+    "each image's predicted class (and its name, when the model has class names)\n"
+    "and the probabilities of classes 0..9. A file that cannot be read is reported\n"
+    "and skipped; the exit status is then 1.\n";
 
 static const char png_advice[] =
     "convert to PGM (e.g. ImageMagick: convert IN -colorspace Gray -resize '28x28!' "
@@ -40,8 +41,9 @@ typedef struct {
     char *error; /* what was wrong (without "cnn predict: "), or NULL */
 } source;
 
-/* The model's input shape and classes, known once it is open. */
+/* The model's input shape, classes and class names, known once it is open. */
 static int g_in_h, g_in_w, g_classes;
+static const char *g_names[CNN_MAX_CLASSES];
 
 typedef struct {
     uint8_t *pixels; /* total × 784 */
@@ -218,7 +220,13 @@ static void print_results(const char *model, const source *src, int nsrc, const 
             if (json) {
                 printf("%s{\"image\":", first ? "" : ",");
                 json_image_name(&src[s], i);
-                printf(",\"class\":%d,\"probabilities\":[", c);
+                printf(",\"class\":%d,", c);
+                if (g_names[c]) {
+                    printf("\"name\":");
+                    cli_json_string(stdout, g_names[c]);
+                    printf(",");
+                }
+                printf("\"probabilities\":[");
                 for (int k = 0; k < g_classes; k++)
                     printf("%s%.9g", k ? "," : "", (double)p[k]);
                 printf("]}");
@@ -227,7 +235,8 @@ static void print_results(const char *model, const source *src, int nsrc, const 
                     printf("%s#%d", src[s].path, i);
                 else
                     printf("%s", src[s].path);
-                printf(": class %d (%.1f%%)  p", c, 100.0 * p[c]);
+                printf(": class %d%s%s (%.1f%%)  p", c, g_names[c] ? " " : "",
+                       g_names[c] ? g_names[c] : "", 100.0 * p[c]);
                 for (int k = 0; k < g_classes; k++)
                     printf(" %.4f", (double)p[k]);
                 printf("\n");
@@ -301,8 +310,10 @@ int cli_predict(int argc, char **argv)
         fprintf(stderr, "cnn predict: out of memory\n");
         goto out;
     }
-    if (cli_open_model(cmd, model, &batch, threads, &net, NULL) != 0)
+    static cnn_model_meta meta; /* static: it holds the architecture's table */
+    if (cli_open_model(cmd, model, &batch, threads, &net, &meta) != 0)
         goto out;
+    cli_split_class_names(meta.class_names, meta.arch.classes, g_names);
     g_in_h = cnn_net_arch(net)->in_h;
     g_in_w = cnn_net_arch(net)->in_w;
     g_classes = cnn_net_arch(net)->classes;

@@ -1,5 +1,5 @@
-/* cli_progress.c — the live line, the epoch lines and the CSV log of
- * `cnn train` (see cli_progress.h). */
+/* cli_progress.c — the header (the options in force), the live line, the
+ * epoch lines and the CSV log of `cnn train` (see cli_progress.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +144,112 @@ static void on_epoch(cli_progress *d, const cnn_progress *p)
     }
 }
 
+/* "seed" or "lenet5" when spec is that preset's, else spec itself. */
+static const char *arch_name(const cli_progress *d, const char *spec, int classes)
+{
+    static const char *const presets[] = {"seed", "lenet5"};
+    static cnn_arch a; /* static: the layer table is large */
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (cnn_arch_parse(&a, presets[i], d->rows, d->cols, 1, classes, NULL) == CNN_OK &&
+            strcmp(a.spec, spec) == 0)
+            return presets[i];
+    return spec;
+}
+
+/* "  10 classes: T-shirt/top, Trouser, ..." cut to fit 80 columns. */
+static void print_classes(const cnn_train_opts *o)
+{
+    int classes = o->classes > 0 ? o->classes : 10;
+    char line[96];
+    int n = snprintf(line, sizeof line, "  %d classes", classes);
+    if (!o->class_names) {
+        printf("%s (no names)\n", line);
+        return;
+    }
+    const char *p = o->class_names;
+    for (int k = 0; *p; k++) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        const char *sep = k ? ", " : ": ";
+        /* room for this name, and for ", ..." should more follow */
+        if (n + 2 + len + (nl ? 5 : 0) > 80) {
+            snprintf(line + n, sizeof line - (size_t)n, "%s...", k ? ", " : ": ");
+            break;
+        }
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s%.*s", sep, len, p);
+        p += len + (nl != NULL);
+    }
+    printf("%s\n", line);
+}
+
+/* The options in force, one group a line; optional groups only when they
+ * are not the defaults. */
+static void on_start(cli_progress *d, const cnn_progress *p)
+{
+    const cnn_train_opts *o = p->opts;
+    const cnn_optim_opts *q = &o->optim;
+    if (d->resume_path && p->batch > 0)
+        printf("  resuming from %s in epoch %d after batch %d (step %ld)\n", d->resume_path,
+               p->epoch + 1, p->batch, p->step);
+    else if (d->resume_path)
+        printf("  resuming from %s after epoch %d (step %ld)\n", d->resume_path, p->epoch,
+               p->step);
+    printf("  arch %s\n", arch_name(d, o->arch, o->classes > 0 ? o->classes : 10));
+    printf("  %s, lr %g, batch %d, seed %llu, epochs %d\n", cnn_opt_kind_name(q->kind),
+           (double)o->lr, o->batch, (unsigned long long)o->seed, o->epochs);
+    char line[256] = "";
+    size_t n = 0;
+#define ADD(...) n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, __VA_ARGS__)
+    if (q->kind == CNN_OPT_SGD) {
+        if (q->momentum > 0)
+            ADD(", momentum %g%s", q->momentum, q->nesterov ? ", nesterov" : "");
+    } else {
+        ADD(", betas %g %g, eps %g", q->beta1, q->beta2, q->eps);
+    }
+    if (q->weight_decay > 0)
+        ADD(", weight decay %g%s", q->weight_decay,
+            q->kind == CNN_OPT_ADAMW ? " (decoupled)" : "");
+    if (q->clip_norm > 0)
+        ADD(", clip-norm %g", q->clip_norm);
+    if (n)
+        printf("  %s\n", line + 2);
+    n = 0;
+    line[0] = '\0';
+    if (o->schedule == CNN_SCHED_STEP)
+        ADD(", schedule step, gamma %g, step-epochs %g", (double)o->gamma, o->step_epochs);
+    else if (o->schedule == CNN_SCHED_COSINE)
+        ADD(", schedule cosine, lr-min %g", (double)o->lr_min);
+    if (o->warmup_epochs > 0)
+        ADD(", warmup-epochs %g", o->warmup_epochs);
+    if (n)
+        printf("  %s\n", line + 2);
+    if (o->val > 0) {
+        printf("  validation: %d samples held out", o->val);
+        if (o->patience)
+            printf(", patience %d", o->patience);
+        printf("\n");
+    }
+#undef ADD
+    print_classes(o);
+    printf("  impl %s, threads %d%s\n", cnn_impl_name(o->impl), d->threads,
+           d->ranks > 1 ? " per rank" : "");
+    if (d->ranks > 1)
+        printf("  mpi: %d ranks share each batch in chunks of %d samples\n", d->ranks, CNN_CHUNK);
+    d->started = 1;
+    for (int i = 0; i < d->nnotes; i++)
+        printf("  %s\n", d->notes[i]);
+    d->nnotes = 0;
+    fflush(stdout);
+}
+
+void cli_progress_finish(cli_progress *d)
+{
+    for (int i = 0; i < d->nnotes; i++)
+        printf("  %s\n", d->notes[i]);
+    d->nnotes = 0;
+    fflush(stdout);
+}
+
 void cli_progress_event(const cnn_progress *p, void *ctx)
 {
     cli_progress *d = ctx;
@@ -162,9 +268,16 @@ void cli_progress_event(const cnn_progress *p, void *ctx)
         cli_progress_evaluating = 1;
         break;
     case CNN_EVENT_NOTE:
+        if (!d->started && d->nnotes < (int)(sizeof d->notes / sizeof d->notes[0])) {
+            snprintf(d->notes[d->nnotes++], sizeof d->notes[0], "%s", p->note);
+            break;
+        }
         cli_progress_clear(d);
         printf("  %s\n", p->note);
         fflush(stdout);
+        break;
+    case CNN_EVENT_START:
+        on_start(d, p);
         break;
     }
 }

@@ -1,6 +1,7 @@
 /* cli_train.c — `cnn train`: options, checks of the files it will write,
- * data loading, Ctrl-C handling and the per-epoch CSV log around
- * cnn_train(); the progress display is in cli_progress.c. */
+ * data loading, class names, Ctrl-C handling and the per-epoch CSV log
+ * around cnn_train(); the header and progress display are in
+ * cli_progress.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +25,9 @@ static const char about[] =
 static const char epilog[] =
     "--resume FILE alone continues the run exactly: every option comes from the\n"
     "file; an option given that differs is applied and announced.\n"
+    "Class names are stored in the model for eval and predict to print: those of\n"
+    "--classes FILE, or for the default data set Fashion-MNIST's ten; on --resume,\n"
+    "the checkpoint's unless --classes is given.\n"
     "Ctrl-C stops after the current step (saving a checkpoint with --save);\n"
     "a second Ctrl-C stops at once. When started with Ctrl-C ignored (a background\n"
     "job of a script), it stays ignored.\n";
@@ -105,10 +109,17 @@ static FILE *open_log(const char *path, int append)
     return f;
 }
 
+/* --classes FILE as read (cli_read_class_names), or none. */
+typedef struct {
+    const char *path;
+    int count;
+    char names[CNN_MODEL_CLASS_NAMES];
+} class_file;
+
 /* Load the data, check what can be checked, train. Under mpirun every rank
  * runs this; rank 0 alone prints, logs and writes models. */
 static int train_main(cnn_train_opts *o, const char *data, const char *log_path, int limit,
-                      int show_lr)
+                      int show_lr, const class_file *cf)
 {
     const int rank = cli_dist_rank(), ranks = cli_dist_size();
     cnn_err err = {{0}};
@@ -128,6 +139,15 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
                      data, test.labels[i], o->classes);
             ok = 0;
         }
+    if (ok && cf->path && cf->count != o->classes) {
+        snprintf(msg, sizeof msg, "%s: %d class name%s, but the data set has %d classes",
+                 cf->path, cf->count, cf->count == 1 ? "" : "s", o->classes);
+        ok = 0;
+    }
+    if (cf->path)
+        o->class_names = cf->names;
+    else if (!o->resume_path && o->classes == 10 && same_file(data, CNN_DEFAULT_DATA))
+        o->class_names = CNN_FASHION_MNIST_CLASS_NAMES;
     if (limit > 0 && limit < train.count)
         train.count = limit;
     /* A bad --arch is a usage error: say so before anything is allocated. */
@@ -179,24 +199,17 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
         o->threads = cli_dist_threads();
     int threads = o->threads ? o->threads : cnn_blas_single_thread();
     if (rank == 0) {
+        /* The rest of the header, the options in force, comes with
+         * CNN_EVENT_START (cli_progress.c). */
         printf("cnn train: %d training and %d test images from %s\n", train.count, test.count,
                data);
-        if (o->resume_path)
-            printf("  resuming from %s: the options not given come from it\n", o->resume_path);
-        else
-            printf("  arch %s\n  %s, lr %g%s%s, batch %d, seed %llu, epochs %d%s\n",
-                   o->arch ? o->arch : "seed", cnn_opt_kind_name(o->optim.kind), (double)o->lr,
-                   o->schedule != CNN_SCHED_CONSTANT ? ", schedule " : "",
-                   o->schedule != CNN_SCHED_CONSTANT ? cnn_sched_kind_name(o->schedule) : "",
-                   o->batch, (unsigned long long)o->seed, o->epochs,
-                   o->val ? ", validation split" : "");
-        printf("  impl %s, threads %d%s\n", cnn_impl_name(o->impl), threads,
-               ranks > 1 ? " per rank" : "");
-        if (ranks > 1)
-            printf("  mpi: %d ranks share each batch in chunks of %d samples\n", ranks,
-                   CNN_CHUNK);
         fflush(stdout);
     }
+    d.resume_path = o->resume_path;
+    d.threads = threads;
+    d.ranks = ranks;
+    d.rows = train.rows;
+    d.cols = train.cols;
 
     catch_sigint();
     o->stop = &stop_requested;
@@ -206,6 +219,7 @@ static int train_main(cnn_train_opts *o, const char *data, const char *log_path,
     cnn_status st = cnn_train(o, &train, &test, rank == 0 ? cli_progress_event : NULL, &d, NULL,
                               &err);
     cli_progress_clear(&d);
+    cli_progress_finish(&d);
     int rc = 0;
     if (st != CNN_OK) {
         rc = st == CNN_ERR_INTERRUPTED ? 130 : st == CNN_ERR_ARG ? 2 : 1;
@@ -259,11 +273,16 @@ int cli_train(int argc, char **argv)
     cnn_train_opts o;
     cnn_train_opts_default(&o);
     const char *data = CNN_DEFAULT_DATA, *log_path = NULL;
+    static class_file cf; /* static: the names take 4 KiB */
+    memset(&cf, 0, sizeof cf);
     int limit = 0, impl = o.impl == CNN_IMPL_REF ? 0 : 1, optimizer = 0, schedule = 0;
     cli_opt opts[] = {
         CLI_STRING("--data", "DIR", &data,
                    "MNIST-format data set: train-images-idx3-ubyte[.gz] etc.\n"
                    "(default " CNN_DEFAULT_DATA ")"),
+        CLI_STRING("--classes", "FILE", &cf.path,
+                   "class names, one a line, label 0 first, stored in the\n"
+                   "model (default: Fashion-MNIST's for the default --data)"),
         CLI_STRING("--arch", "SPEC", &o.arch,
                    "the network: layers separated by commas, e.g.\n"
                    "conv6x5p2,relu,maxpool2,dense10 (convFxK[pP][sS], relu,\n"
@@ -279,7 +298,7 @@ int cli_train(int argc, char **argv)
                    "update rule, as torch.optim defines it (default sgd)"),
         CLI_DOUBLE("--momentum", "M", &o.optim.momentum, 0, 1, CLI_HI_OPEN,
                    "sgd momentum (default 0: plain SGD)"),
-        CLI_FLAG("--nesterov", &o.optim.nesterov, "sgd: Nesterov momentum"),
+        CLI_FLAG("--nesterov", &o.optim.nesterov, "sgd: Nesterov momentum (default: off)"),
         CLI_DOUBLE("--beta1", "B", &o.optim.beta1, 0, 1, CLI_HI_OPEN, "adam/adamw (default 0.9)"),
         CLI_DOUBLE("--beta2", "B", &o.optim.beta2, 0, 1, CLI_HI_OPEN,
                    "adam/adamw (default 0.999)"),
@@ -301,9 +320,10 @@ int cli_train(int argc, char **argv)
         CLI_INT("--val", "N", &o.val, 0, 1000000000,
                 "hold out N training samples for validation\n(chosen from --seed; default 0)"),
         CLI_STRING("--save-best", "FILE", &o.save_best,
-                   "keep the model of the best validation accuracy"),
+                   "keep the model of the best validation accuracy\n(default: not kept)"),
         CLI_INT("--patience", "P", &o.patience, 1, 100000,
-                "stop after P epochs without a better validation\naccuracy"),
+                "stop after P epochs without a better validation\n"
+                "accuracy (default: no early stop)"),
         CLI_U64("--seed", "N", &o.seed, UINT64_MAX,
                 "seed of the one RNG: split, initialisation, shuffling\n(default 1)"),
         CLI_INT("--threads", "N", &o.threads, 1, 1024, CLI_HELP_THREADS),
@@ -312,13 +332,14 @@ int cli_train(int argc, char **argv)
         CLI_INT("--limit", "N", &limit, 1, 1000000000,
                 "train on the first N training samples only (default: all)"),
         CLI_STRING("--save", "FILE", &o.save_path,
-                   "write the model (safetensors) after every epoch and on Ctrl-C"),
+                   "write the model (safetensors) after every epoch and on\n"
+                   "Ctrl-C (default: not saved)"),
         CLI_INT("--save-every", "N", &o.save_every, 1, 1000000000,
-                "also write --save every N steps"),
+                "also write --save every N steps (default: at epoch ends)"),
         CLI_STRING("--resume", "FILE", &o.resume_path,
-                   "continue exactly from a checkpoint written by --save"),
+                   "continue exactly from a checkpoint written by --save\n(default: start afresh)"),
         CLI_STRING("--log", "FILE", &log_path,
-                   "write per-epoch metrics as CSV (appended to on --resume)"),
+                   "write per-epoch metrics as CSV, appended to on --resume\n(default: none)"),
     };
     cli_cmd cmd = {"train", "[OPTIONS]", about, epilog, opts, CLI_NOPTS(opts), NULL};
     int rc = cli_parse(&cmd, argc, argv, NULL, NULL);
@@ -363,6 +384,8 @@ int cli_train(int argc, char **argv)
         return 1;
     if (o.resume_path && cli_check_model_file("train", o.resume_path) != 0)
         return 1;
+    if (cf.path && cli_read_class_names("train", cf.path, cf.names, &cf.count) != 0)
+        return 1;
     if (log_path && ((o.save_path && same_file(log_path, o.save_path)) ||
                      (o.resume_path && same_file(log_path, o.resume_path)))) {
         fprintf(stderr, "cnn train: --log %s: is also the %s file\n", log_path,
@@ -372,7 +395,7 @@ int cli_train(int argc, char **argv)
     if (cli_dist_begin(&argc, &argv) != 0)
         return 1;
     int show_lr = o.schedule != CNN_SCHED_CONSTANT || o.warmup_epochs > 0 || o.resume_path;
-    rc = train_main(&o, data, log_path, limit, show_lr);
+    rc = train_main(&o, data, log_path, limit, show_lr, &cf);
     cli_dist_end();
     return rc;
 }

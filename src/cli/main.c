@@ -13,7 +13,7 @@ static const struct {
     const char *what;
 } commands[] = {
     {"train", cli_train, "train with mini-batch SGD on an MNIST-format data set"},
-    {"eval", cli_eval, "loss, accuracy, per-class accuracy and confusion matrix of a model"},
+    {"eval", cli_eval, "loss, accuracy, per-class precision, recall and F1 of a model"},
     {"predict", cli_predict, "classify PGM or IDX images with a saved model"},
     {"filters", cli_filters, "draw a saved model's learned filters as a PNG or PGM"},
 };
@@ -25,8 +25,9 @@ static void usage(FILE *f)
                "       cnn help [COMMAND]\n"
                "       cnn --version\n"
                "\n"
-               "Train and use the seed convolutional network (28x28 grayscale -> conv 15x5x5\n"
-               "-> ReLU -> 2x2 average pool -> dense 2160->10 -> softmax) on MNIST-format data.\n"
+               "Train and use convolutional networks on MNIST-format data: by default the\n"
+               "seed network (28x28 grayscale -> conv 15x5x5 -> ReLU -> 2x2 average pool ->\n"
+               "dense 2160->10 -> softmax), or any other --arch.\n"
                "\n"
                "commands:\n");
     for (int i = 0; i < NCOMMANDS; i++)

@@ -32,7 +32,7 @@ const char *model_printable(char out[72], const char *s);
 enum {
     M_FORMAT_VERSION, M_ARCH, M_EPOCHS, M_BATCH, M_LR, M_SEED, M_IMPL,
     M_EPOCH, M_BATCH_IN_EPOCH, M_STEP, M_RNG_STATE, M_RNG_INC, M_TRAIN_COUNT,
-    M_ROWS, M_COLS, M_CLASSES, M_INPUT, M_COUNT
+    M_ROWS, M_COLS, M_CLASSES, M_INPUT, M_CLASS_NAMES, M_COUNT
 };
 extern const char *const model_meta_keys[M_COUNT];
 

@@ -1,5 +1,6 @@
 /* model_meta.c — a model file's __metadata__: the architecture spec, the
- * training options, the position in the run and the RNG state, written as
+ * training options, the position in the run, the RNG state and the class
+ * names (optional), written as
  * JSON strings (safetensors allows nothing else) and read back strictly:
  * every number whole and in range, the architecture one this build can
  * run, the input scaling the one this build applies. */
@@ -16,7 +17,7 @@
 const char *const model_meta_keys[M_COUNT] = {
     "format_version", "arch", "epochs", "batch", "lr", "seed", "impl",
     "epoch", "batch_in_epoch", "step", "rng_state", "rng_inc", "train_count",
-    "rows", "cols", "classes", "input",
+    "rows", "cols", "classes", "input", "class_names",
 };
 
 /* How pixels enter the network (cnn.h): part of the model like its weights,
@@ -111,6 +112,60 @@ static cnn_status check_meta_string(const char *path, const char *field, const c
     return CNN_OK;
 }
 
+/* The n bytes at s hold a space only: an empty name to a reader. */
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ')
+            return 0;
+    return 1;
+}
+
+cnn_status cnn_model_check_class_names(const char *names, int classes, cnn_err *err)
+{
+    char pb[72], nb[72];
+    size_t total = strlen(names);
+    if (total >= CNN_MODEL_CLASS_NAMES)
+        return cnn_fail(err, CNN_ERR_ARG, "class names longer than %d bytes",
+                        CNN_MODEL_CLASS_NAMES - 1);
+    const char *start[CNN_MAX_CLASSES];
+    size_t len[CNN_MAX_CLASSES];
+    int n = 0;
+    for (const char *p = names;; n++) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        if (n < CNN_MAX_CLASSES) {
+            start[n] = p;
+            len[n] = l;
+        }
+        if (!nl) {
+            n++;
+            break;
+        }
+        p = nl + 1;
+    }
+    if (n != classes)
+        return cnn_fail(err, CNN_ERR_ARG, "%d class name%s for %d class%s", n, n == 1 ? "" : "s",
+                        classes, classes == 1 ? "" : "es");
+    for (int k = 0; k < n; k++) {
+        if (blank(start[k], len[k]))
+            return cnn_fail(err, CNN_ERR_ARG, "the name of class %d is empty", k);
+        if (jp_utf8_check(start[k], len[k]) != len[k])
+            return cnn_fail(err, CNN_ERR_ARG, "the name of class %d is not valid UTF-8", k);
+        for (size_t i = 0; i < len[k]; i++)
+            if ((unsigned char)start[k][i] < 0x20 || start[k][i] == 0x7f)
+                return cnn_fail(err, CNN_ERR_ARG,
+                                "the name of class %d holds a control character", k);
+        for (int j = 0; j < k; j++)
+            if (len[j] == len[k] && memcmp(start[j], start[k], len[k]) == 0) {
+                snprintf(nb, sizeof nb, "%.*s", (int)(len[k] < 64 ? len[k] : 64), start[k]);
+                return cnn_fail(err, CNN_ERR_ARG, "classes %d and %d are both named '%s'", j, k,
+                                model_printable(pb, nb));
+            }
+    }
+    return CNN_OK;
+}
+
 /* The extra "train.KEY=VALUE" lines, each written as "train.KEY":"VALUE"
  * (both JSON strings: either may hold quotes or backslashes). */
 static cnn_status write_extra(const char *path, const char *extra, strbuf *b, cnn_err *err)
@@ -137,6 +192,8 @@ cnn_status model_meta_write(const char *path, const cnn_model_meta *m, strbuf *b
         st = check_meta_string(path, "impl", m->impl, sizeof m->impl, err);
     if (st == CNN_OK)
         st = check_meta_string(path, "extra", m->extra, sizeof m->extra, err);
+    if (st == CNN_OK)
+        st = check_meta_string(path, "class_names", m->class_names, sizeof m->class_names, err);
     if (st != CNN_OK)
         return st;
 
@@ -160,6 +217,8 @@ cnn_status model_meta_write(const char *path, const cnn_model_meta *m, strbuf *b
     char rule[64];
     input_rule(rule, sizeof rule);
     sb_meta_str(b, "input", rule);
+    if (m->class_names[0]) /* the count and the rest: model_meta_check, as on load */
+        sb_meta_str(b, "class_names", m->class_names);
     if ((st = write_extra(path, m->extra, b, err)) != CNN_OK)
         return st;
     sb_printf(b, "}");
@@ -385,6 +444,17 @@ cnn_status model_meta_check(const char *path, const meta_values *v, cnn_model_me
     if (cnn_arch_parse(&m->arch, spec, m->rows, m->cols, 1, m->classes, &aerr) != CNN_OK)
         return cnn_fail(err, CNN_ERR_FORMAT, "%s: architecture \"%s\": %s", path,
                         model_printable(vb, arch), aerr.msg);
+
+    /* Class names: optional (files before them have none). */
+    const char *names = v->mval[M_CLASS_NAMES];
+    if (names) {
+        cnn_err nerr = {{0}};
+        if (strlen(names) >= sizeof m->class_names ||
+            cnn_model_check_class_names(names, m->classes, &nerr) != CNN_OK)
+            return cnn_fail(err, CNN_ERR_FORMAT, "%s: __metadata__ class_names: %s", path,
+                            nerr.msg[0] ? nerr.msg : "longer than the names a model can hold");
+        snprintf(m->class_names, sizeof m->class_names, "%s", names);
+    }
 
     size_t len = 0;
     for (int k = 0; k < v->nextra; k++) {

@@ -94,6 +94,7 @@ typedef struct {
     uint8_t *bx, *by;
     cnn_model_meta meta;       /* scratch for saving */
     thread_tuner tuner;        /* threads per step when --threads was not given */
+    char class_names[CNN_MODEL_CLASS_NAMES]; /* written into every save; "" = none */
     cnn_progress p;
     cnn_progress_fn fn;
     void *ctx;
@@ -147,6 +148,7 @@ static cnn_status save(run *r, const char *path, int epoch, int batch_in_epoch,
     m->rows = r->train->rows;
     m->cols = r->train->cols;
     m->classes = r->arch.classes;
+    memcpy(m->class_names, r->class_names, sizeof m->class_names);
     ckpt_write_options(m->extra, sizeof m->extra, &r->o, cnn_optim_step_count(r->opt), &r->best);
     m->nblocks = cnn_optim_state_count(r->opt);
     for (int k = 0; k < m->nblocks; k++) {
@@ -324,6 +326,15 @@ static cnn_status setup(run *r, const cnn_train_opts *o, int classes)
         (st = choose_arch(r, o, classes, o->resume_path ? m : NULL)) != CNN_OK ||
         (st = split(r)) != CNN_OK)
         goto out;
+    /* Class names: the ones given, else a resumed run's checkpoint's. */
+    const char *names = o->class_names ? o->class_names : o->resume_path ? m->class_names : "";
+    if (names[0] && (st = cnn_model_check_class_names(names, r->arch.classes, r->err)) != CNN_OK)
+        goto out;
+    if (o->class_names && o->resume_path && strcmp(names, m->class_names) != 0)
+        note(m->class_names[0] ? "class names differ from the checkpoint's: the new ones are saved"
+                               : "class names added: the checkpoint had none",
+             r);
+    snprintf(r->class_names, sizeof r->class_names, "%s", names);
     r->batches = (r->ntrain + r->o.batch - 1) / r->o.batch;
     if (o->resume_path && (st = check_position(r, m, o->resume_path)) != CNN_OK)
         goto out;
@@ -576,8 +587,20 @@ cnn_status cnn_train(const cnn_train_opts *o, const cnn_dataset *train,
         if (!r->order || !r->bx || !r->by)
             st = cnn_fail(err, CNN_ERR_NOMEM, "out of memory for the training batches");
     }
-    if (st == CNN_OK)
+    if (st == CNN_OK) {
+        /* The options in force, for the caller to show. */
+        r->o.arch = r->arch.spec;
+        r->o.class_names = r->class_names[0] ? r->class_names : NULL;
+        r->p.opts = &r->o;
+        r->p.epoch = r->first_epoch;
+        r->p.epochs = r->o.epochs;
+        r->p.batch = r->first_batch;
+        r->p.batches = r->batches;
+        r->p.step = r->step;
+        emit(r, CNN_EVENT_START);
+        r->p.opts = NULL;
         st = train_epochs(r);
+    }
     if (st == CNN_OK && params_out) {
         size_t bytes = (size_t)r->arch.param_count * sizeof(float);
         *params_out = malloc(bytes);
