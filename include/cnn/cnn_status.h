@@ -14,6 +14,7 @@ typedef enum {
     CNN_ERR_ARG,      /* invalid argument */
     CNN_ERR_DIVERGED, /* loss became NaN or infinite */
     CNN_ERR_INTERRUPTED, /* stopped on request (e.g. Ctrl-C) */
+    CNN_ERR_BUSY,     /* another process holds the file's lock */
 } cnn_status;
 
 const char *cnn_status_str(cnn_status s);

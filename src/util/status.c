@@ -14,6 +14,7 @@ const char *cnn_status_str(cnn_status s)
     case CNN_ERR_ARG: return "invalid argument";
     case CNN_ERR_DIVERGED: return "training diverged";
     case CNN_ERR_INTERRUPTED: return "interrupted";
+    case CNN_ERR_BUSY: return "in use by another process";
     }
     return "unknown status";
 }
