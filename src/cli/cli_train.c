@@ -1,5 +1,6 @@
 /* cli_train.c — `cnn train`: options, checks of the files it will write,
- * data loading, Ctrl-C handling and the per-epoch CSV log around
+ * the writer's lock on the model files (one run per --save file), data
+ * loading, Ctrl-C handling and the per-epoch CSV log around
  * cnn_train(); the progress display is in cli_progress.c. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_progress.h"
+#include "cnn_atomic_file.h"
 #include "cnn_blas.h"
 #include "cnn_train.h"
 
@@ -82,6 +84,19 @@ static int same_file(const char *a, const char *b)
         return 1;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
+}
+
+/* Hold the writer's lock on a model file (cnn_file_lock) for the whole run;
+ * nothing to do for an option not given. */
+static int lock_output(const char *flag, const char *path, int *fd)
+{
+    if (!path)
+        return 0;
+    cnn_err err = {{0}};
+    if (cnn_file_lock(path, fd, NULL, &err) == CNN_OK)
+        return 0;
+    fprintf(stderr, "cnn train: %s %s\n", flag, err.msg);
+    return -1;
 }
 
 /* Open the CSV log without blocking on a FIFO that has no reader; emptied,
@@ -358,8 +373,20 @@ int cli_train(int argc, char **argv)
     }
     if (cli_dist_begin(&argc, &argv) != 0)
         return 1;
-    int show_lr = o.schedule != CNN_SCHED_CONSTANT || o.warmup_epochs > 0 || o.resume_path;
-    rc = train_main(&o, data, log_path, limit, show_lr);
+    /* One writer per model file: a second run saving to the same file is
+     * refused now, before the data is read (rank 0 is the one that writes). */
+    int locks[2] = {-1, -1};
+    int locked = cli_dist_rank() != 0 ||
+                 (lock_output("--save", o.save_path, &locks[0]) == 0 &&
+                  lock_output("--save-best", o.save_best, &locks[1]) == 0);
+    if (cli_dist_all_ok(locked)) {
+        int show_lr = o.schedule != CNN_SCHED_CONSTANT || o.warmup_epochs > 0 || o.resume_path;
+        rc = train_main(&o, data, log_path, limit, show_lr);
+    } else {
+        rc = 1;
+    }
+    cnn_file_unlock(locks[1]);
+    cnn_file_unlock(locks[0]);
     cli_dist_end();
     return rc;
 }
