@@ -36,6 +36,13 @@ static const char *const impl_names[] = {"ref", "blas", NULL};
 
 static volatile sig_atomic_t stop_requested;
 
+/* write(2) to stderr from a signal handler; nothing to do if it fails. */
+static void say(const char *s, size_t n)
+{
+    ssize_t r = write(STDERR_FILENO, s, n);
+    (void)r;
+}
+
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -47,16 +54,14 @@ static void on_sigint(int sig)
                                "at once)\n";
     static const char eval[] = "cnn train: stopping after the test pass... (Ctrl-C again "
                                "stops at once)\n";
-    ssize_t r = 0;
     if (cli_progress_live) {
-        r = write(STDERR_FILENO, live, sizeof live - 1);
+        say(live, sizeof live - 1);
         cli_progress_live = 0;
     }
     if (cli_progress_evaluating)
-        r = write(STDERR_FILENO, eval, sizeof eval - 1);
+        say(eval, sizeof eval - 1);
     else
-        r = write(STDERR_FILENO, step, sizeof step - 1);
-    (void)r;
+        say(step, sizeof step - 1);
 }
 
 /* Install the handler unless SIGINT was inherited as ignored: `cnn train &`
