@@ -19,7 +19,8 @@ const char *cnn_status_str(cnn_status s)
     return "unknown status";
 }
 
-cnn_status cnn_fail(cnn_err *err, cnn_status st, const char *fmt, ...)
+/* (cnn_fail): not the analysers' macro of cnn_status.h */
+cnn_status (cnn_fail)(cnn_err *err, cnn_status st, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
