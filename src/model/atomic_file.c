@@ -88,7 +88,7 @@ cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, 
         memcpy(dir, path, dirlen);
         dir[dirlen] = '\0';
     } else {
-        strcpy(dir, ".");
+        memcpy(dir, ".", 2);
     }
     remove_stale_temps(dir, base);
 
@@ -165,7 +165,7 @@ cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, 
 
 fail:
     if (f)
-        fclose(f);
+        (void)fclose(f); /* already failing; the temporary goes anyway */
     unlink(tmp);
 fail_nofile:
     free(tmp);
