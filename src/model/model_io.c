@@ -285,8 +285,8 @@ static cnn_status parse_tensor_info(jparser *p, const char *name, tensor_info *t
             char kb[72];
             return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: tensor %s: %s field \"%s\"", p->path,
                             model_printable(nb, name),
-                            (strcmp(key, "dtype") && strcmp(key, "shape") &&
-                             strcmp(key, "data_offsets")) ? "unknown" : "duplicate",
+                            (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 &&
+                             strcmp(key, "data_offsets") != 0) ? "unknown" : "duplicate",
                             model_printable(kb, key));
         }
         if (st == CNN_OK)
