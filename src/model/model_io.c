@@ -463,9 +463,10 @@ static cnn_status take_blocks(const char *path, const header_info *h, cnn_model_
         b->count = (long)h->t[i].shape[0];
         if (!alloc)
             continue;
-        b->data = malloc((size_t)(b->count ? b->count : 1) * sizeof(float));
-        if (!b->data)
+        float *data = malloc((size_t)(b->count ? b->count : 1) * sizeof(float));
+        if (!data)
             return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
+        b->data = data; /* freed by cnn_model_meta_free(m) */
     }
     return CNN_OK;
 }
