@@ -1,7 +1,10 @@
 /* test_atomic_file.c — the temporaries of cnn_atomic_write: named so a
  * person can tell what they are (.NAME.cnn-tmp-PID-XXXXXX), and those left
  * by a killed writer of the same target removed by the next save, while a
- * live writer's, another target's and unrecognised files are kept. */
+ * live writer's, another target's and unrecognised files are kept; and the
+ * writer's lock (cnn_file_lock): refused to a second process with the
+ * holder's PID, free again once the holder is killed, blind to other
+ * targets, and no obstacle to replacing the file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +103,90 @@ static void test_temp_name_and_stale_cleanup(void **state)
     assert_true(exists(".m.bin.tmp.Ab3dEf"));
 }
 
+/* A child takes the lock on m.bin, says so through a pipe, and waits to be
+ * killed; should a failed assertion skip the kill, it ends when this
+ * process does (end of file on *ctl, kept open here). */
+static pid_t lock_in_child(int *ctl)
+{
+    int fds[2], hold[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        close(hold[1]);
+        int fd;
+        char ok = cnn_file_lock(in_dir("m.bin"), &fd, NULL, NULL) == CNN_OK ? 'y' : 'n';
+        if (write(fds[1], &ok, 1) != 1)
+            _exit(1);
+        char c;
+        while (read(hold[0], &c, 1) != 0) {
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    close(hold[0]);
+    *ctl = hold[1];
+    char ok = 0;
+    assert_int_equal(read(fds[0], &ok, 1), 1);
+    close(fds[0]);
+    assert_int_equal(ok, 'y');
+    return pid;
+}
+
+static void test_lock(void **state)
+{
+    (void)state;
+    int ctl;
+    pid_t child = lock_in_child(&ctl);
+    int fd = -2;
+    long holder = -1;
+    cnn_err err = {{0}};
+    assert_int_equal(cnn_file_lock(in_dir("m.bin"), &fd, &holder, &err), CNN_ERR_BUSY);
+    assert_int_equal(fd, -1);
+    assert_int_equal(holder, (long)child);
+    char want[400];
+    snprintf(want, sizeof want, "%s: another cnn process (pid %ld) is writing this file",
+             in_dir("m.bin"), (long)child);
+    assert_string_equal(err.msg, want);
+    assert_true(exists(".m.bin.cnn-lock"));
+
+    /* Another target in the same directory is free; the locked one can
+     * still be replaced (the lock is advisory and beside it). */
+    int fd2;
+    assert_int_equal(cnn_file_lock(in_dir("n.bin"), &fd2, NULL, &err), CNN_OK);
+    char seen[256] = "";
+    assert_int_equal(cnn_atomic_write(in_dir("m.bin"), write_and_look, seen, &err), CNN_OK);
+
+    /* Killed, the holder lets go; the lock file stays, and means nothing. */
+    assert_int_equal(kill(child, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    close(ctl);
+    assert_int_equal(cnn_file_lock(in_dir("m.bin"), &fd, &holder, &err), CNN_OK);
+    assert_true(fd >= 0);
+    assert_int_equal(holder, 0);
+    /* Taking it again in the same process succeeds (fcntl locks are the
+     * process's); releasing gives it back. */
+    int fd3;
+    assert_int_equal(cnn_file_lock(in_dir("m.bin"), &fd3, NULL, &err), CNN_OK);
+    cnn_file_unlock(fd3);
+    cnn_file_unlock(fd);
+    cnn_file_unlock(fd2);
+    cnn_file_unlock(-1);
+    assert_true(exists(".m.bin.cnn-lock"));
+
+    /* A name that is no file name, and a lock file that cannot be one. */
+    assert_int_equal(cnn_file_lock(in_dir(""), &fd, NULL, &err), CNN_ERR_ARG);
+    assert_int_equal(mkdir(in_dir(".d.bin.cnn-lock"), 0700), 0);
+    assert_int_equal(cnn_file_lock(in_dir("d.bin"), &fd, NULL, &err), CNN_ERR_IO);
+    snprintf(want, sizeof want, "%s: cannot open the lock file %s: Is a directory",
+             in_dir("d.bin"), in_dir(".d.bin.cnn-lock"));
+    assert_string_equal(err.msg, want);
+    assert_int_equal(fd, -1);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -117,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_temp_name_and_stale_cleanup),
+        cmocka_unit_test(test_lock),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,7 +57,12 @@ int cli_dist_size(void)
 int cli_dist_threads(void)
 {
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    int ranks_here = local ? atoi(local) : cli_dist_size();
+    int ranks_here = cli_dist_size();
+    if (local) { /* set by Open MPI's launcher; anything odd counts as 1 */
+        char *end;
+        long v = strtol(local, &end, 10);
+        ranks_here = *local && !*end && v > 0 && v <= 1000000 ? (int)v : 1;
+    }
     int cores = omp_get_num_procs();
     if (ranks_here < 1)
         ranks_here = 1;
@@ -108,9 +113,10 @@ void cli_dist_report(void)
     cnn_dist_get_stats(dist, &s);
     if (s.steps < 1)
         return;
+    const double steps = (double)s.steps;
     printf("  mpi: %d ranks; rank 0 per step: compute %.3f ms, communication %.3f ms, "
            "%.0f KB sent, %.0f KB received\n",
-           cnn_dist_size(dist), 1e3 * s.compute_s / s.steps, 1e3 * s.comm_s / s.steps,
-           s.bytes_sent / s.steps / 1e3, s.bytes_received / s.steps / 1e3);
+           cnn_dist_size(dist), 1e3 * s.compute_s / steps, 1e3 * s.comm_s / steps,
+           s.bytes_sent / steps / 1e3, s.bytes_received / steps / 1e3);
 #endif
 }

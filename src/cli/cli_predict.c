@@ -52,6 +52,8 @@ typedef struct {
 
 static int pool_add(pool *p, const uint8_t *px, long n)
 {
+    if (n < 0)
+        return -1;
     if (p->total + n > p->cap) {
         long cap = p->cap ? p->cap : 64;
         while (cap < p->total + n)
@@ -122,7 +124,7 @@ static int add_stdin(pool *p, source *s)
         return bad(s, "%s: %s is not supported; %s", name, c == 0x89 ? "PNG" : "JPEG",
                    png_advice);
     if (c != EOF)
-        ungetc(c, stdin);
+        (void)ungetc(c, stdin); /* one character of push-back always fits (C11 7.21.7.10) */
     return add_pgm(stdin, name, p, s);
 }
 
@@ -154,7 +156,7 @@ static int add_file(const char *path, pool *p, source *s)
             return bad(s, "%s: cannot open: %s", path, strerror(errno));
         }
         int rc = add_pgm(f, path, p, s);
-        fclose(f);
+        (void)fclose(f); /* read only: nothing to lose */
         return rc;
     }
     close(fd);
@@ -196,7 +198,7 @@ static void json_image_name(const source *s, int i)
     char *name = malloc(n + sizeof num);
     if (name) {
         memcpy(name, s->path, n);
-        strcpy(name + n, num);
+        memcpy(name + n, num, strlen(num) + 1);
         cli_json_string(stdout, name);
         free(name);
     } else {

@@ -1,7 +1,7 @@
 /* cli_train.c — `cnn train`: options, checks of the files it will write,
- * data loading, class names, Ctrl-C handling and the per-epoch CSV log
- * around cnn_train(); the header and progress display are in
- * cli_progress.c. */
+ * the writer's lock on the model files (one run per --save file), data
+ * loading, class names, Ctrl-C handling and the per-epoch CSV log around
+ * cnn_train(); the header and progress display are in cli_progress.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_progress.h"
+#include "cnn_atomic_file.h"
 #include "cnn_blas.h"
 #include "cnn_train.h"
 
@@ -38,6 +39,13 @@ static const char *const impl_names[] = {"ref", "blas", NULL};
 
 static volatile sig_atomic_t stop_requested;
 
+/* write(2) to stderr from a signal handler; nothing to do if it fails. */
+static void say(const char *s, size_t n)
+{
+    ssize_t r = write(STDERR_FILENO, s, n);
+    (void)r;
+}
+
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -49,16 +57,14 @@ static void on_sigint(int sig)
                                "at once)\n";
     static const char eval[] = "cnn train: stopping after the test pass... (Ctrl-C again "
                                "stops at once)\n";
-    ssize_t r = 0;
     if (cli_progress_live) {
-        r = write(STDERR_FILENO, live, sizeof live - 1);
+        say(live, sizeof live - 1);
         cli_progress_live = 0;
     }
     if (cli_progress_evaluating)
-        r = write(STDERR_FILENO, eval, sizeof eval - 1);
+        say(eval, sizeof eval - 1);
     else
-        r = write(STDERR_FILENO, step, sizeof step - 1);
-    (void)r;
+        say(step, sizeof step - 1);
 }
 
 /* Install the handler unless SIGINT was inherited as ignored: `cnn train &`
@@ -86,6 +92,19 @@ static int same_file(const char *a, const char *b)
         return 1;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
+}
+
+/* Hold the writer's lock on a model file (cnn_file_lock) for the whole run;
+ * nothing to do for an option not given. */
+static int lock_output(const char *flag, const char *path, int *fd)
+{
+    if (!path)
+        return 0;
+    cnn_err err = {{0}};
+    if (cnn_file_lock(path, fd, NULL, &err) == CNN_OK)
+        return 0;
+    fprintf(stderr, "cnn train: %s %s\n", flag, err.msg);
+    return -1;
 }
 
 /* Open the CSV log without blocking on a FIFO that has no reader; emptied,
@@ -394,8 +413,20 @@ int cli_train(int argc, char **argv)
     }
     if (cli_dist_begin(&argc, &argv) != 0)
         return 1;
-    int show_lr = o.schedule != CNN_SCHED_CONSTANT || o.warmup_epochs > 0 || o.resume_path;
-    rc = train_main(&o, data, log_path, limit, show_lr, &cf);
+    /* One writer per model file: a second run saving to the same file is
+     * refused now, before the data is read (rank 0 is the one that writes). */
+    int locks[2] = {-1, -1};
+    int locked = cli_dist_rank() != 0 ||
+                 (lock_output("--save", o.save_path, &locks[0]) == 0 &&
+                  lock_output("--save-best", o.save_best, &locks[1]) == 0);
+    if (cli_dist_all_ok(locked)) {
+        int show_lr = o.schedule != CNN_SCHED_CONSTANT || o.warmup_epochs > 0 || o.resume_path;
+        rc = train_main(&o, data, log_path, limit, show_lr, &cf);
+    } else {
+        rc = 1;
+    }
+    cnn_file_unlock(locks[1]);
+    cnn_file_unlock(locks[0]);
     cli_dist_end();
     return rc;
 }

@@ -201,7 +201,7 @@ static cnn_status read_header(idx_src *s, uint32_t magic, int ndims, const char 
                         s->path, (unsigned long long)got,
                         s->gzip ? " after decompression" : "", (unsigned long long)hlen);
     for (int i = 0; i < ndims; i++)
-        dims[i] = be32(h + 4 + 4 * i);
+        dims[i] = be32(h + 4 + 4 * (size_t)i);
     return CNN_OK;
 }
 
@@ -216,9 +216,9 @@ static cnn_status read_rest(idx_src *s, uint8_t *dst, uint64_t hlen, uint64_t n,
         return st;
     if (got < n)
         return cnn_fail(err, CNN_ERR_FORMAT, "%s: truncated: %llu bytes%s, expected %llu",
-                        s->path, (unsigned long long)(hlen + got),
+                        s->path, (unsigned long long)hlen + got,
                         s->gzip ? " after decompression" : "",
-                        (unsigned long long)(hlen + n));
+                        (unsigned long long)hlen + n);
 
     /* One more byte: for gzip this also makes zlib reach the trailer and
      * check its CRC and length, which it may not have done yet. */
@@ -228,7 +228,7 @@ static cnn_status read_rest(idx_src *s, uint8_t *dst, uint64_t hlen, uint64_t n,
         return zlib_fail(s, err);
     if (r > 0)
         return cnn_fail(err, CNN_ERR_FORMAT, "%s: trailing data after the expected %llu bytes%s",
-                        s->path, (unsigned long long)(hlen + n),
+                        s->path, (unsigned long long)hlen + n,
                         s->gzip ? " (uncompressed)" : "");
     int e;
     zlib_msg(s->gz, &e);

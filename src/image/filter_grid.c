@@ -45,7 +45,7 @@ cnn_status cnn_filter_grid(const float *conv_w, int filters, int channels, int K
                 int shade = (int)lrint(255.0 * t);
                 for (int y = 0; y < scale; y++)
                     for (int x = 0; x < scale; x++)
-                        out->pixels[(long)(y0 + i * scale + y) * w + x0 + j * scale + x] =
+                        out->pixels[(long)(y0 + i * scale + y) * w + x0 + (long)j * scale + x] =
                             (uint8_t)shade;
             }
     }

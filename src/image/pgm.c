@@ -73,7 +73,8 @@ static int read_number(FILE *f, long max, long *out, int *after)
     if (c != EOF && !is_space(c) && c != '#')
         return -1;
     if (c == '#')
-        ungetc(c, f); /* the comment is skipped with the next blanks */
+        (void)ungetc(c, f); /* the comment is skipped with the next blanks (one
+                             * character of push-back always fits) */
     if (v < 1)
         return -1;
     *out = v;
@@ -97,7 +98,7 @@ cnn_status cnn_pgm_read(const char *path, cnn_gray *out, cnn_err *err)
         return st;
     }
     st = cnn_pgm_read_stream(f, path, out, err);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     return st;
 }
 
@@ -123,7 +124,7 @@ cnn_status cnn_pgm_read_stream(FILE *f, const char *path, cnn_gray *out, cnn_err
         st = cnn_fail(err, CNN_ERR_FORMAT, "%s: no whitespace after the P5 magic", path);
         goto out;
     }
-    ungetc(c, f);
+    (void)ungetc(c, f); /* the character just read: always fits */
     static const char *const field[3] = {"width", "height", "maxval"};
     static const long max[3] = {CNN_IMAGE_MAX_SIDE, CNN_IMAGE_MAX_SIDE, 65535};
     long v[3];

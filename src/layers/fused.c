@@ -52,13 +52,13 @@ static inline void forward(float *restrict out, const float *restrict z,
             const float *plane = z + c * NP + n * P;
             float *o = out + pooled_base(c, n, N, PP, C, out_cn);
             for (int i = 0; i < PH; i++) {
-                const float *top = plane + 2 * i * W, *bot = top + W;
+                const float *top = plane + 2L * i * W, *bot = top + W;
                 for (int t = 0; t < W; t++) {
                     float u = top[t] + bc, v = bot[t] + bc;
                     sum[t] = (u > 0.0f ? u : 0.0f) + (v > 0.0f ? v : 0.0f);
                 }
                 for (int j = 0; j < PW; j++)
-                    o[(i * PW + j) * ps] = 0.25f * (sum[2 * j] + sum[2 * j + 1]);
+                    o[(i * PW + j) * ps] = 0.25f * (sum[2L * j] + sum[2L * j + 1]);
             }
         }
     }
@@ -94,11 +94,14 @@ CNN_CLONES void cnn_bias_relu_avgpool_backward(float *restrict dz, float *restri
             for (int pi = 0; pi < PH; pi++) {
                 /* pooled row pi spread over the pixel pairs it averaged, /4 */
                 for (int j = 0; j < PW; j++)
-                    up[2 * j] = up[2 * j + 1] = 0.25f * d[(pi * PW + j) * ps];
+                    up[2L * j] = up[2L * j + 1] = 0.25f * d[(pi * PW + j) * ps];
                 for (int i = 2 * pi; i < 2 * pi + 2; i++) {
                     const float *zr = z + c * NP + n * P + (long)i * W;
                     float *dr = dz + c * NP + n * P + (long)i * W;
                     for (int t = 0; t < W; t++) {
+                        /* W is even (cnn_arch_parse refuses a pooling window that does
+                         * not divide the map), so up[] is set for every t < W. */
+                        /* NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
                         float u = up[t];
                         float g = zr[t] + bc > 0.0f ? u : 0.0f;
                         dr[t] = g;

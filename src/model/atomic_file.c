@@ -9,7 +9,12 @@
  * assumes the writers of one target run on one machine (PIDs of another
  * host's processes mean nothing here). A reused PID only delays the
  * removal. Temporaries of the earlier naming (.NAME.tmp.XXXXXX) carry no
- * PID and are left alone. */
+ * PID and are left alone.
+ *
+ * The writer's lock for DIR/NAME is an fcntl write lock on the empty file
+ * DIR/.NAME.cnn-lock (cnn_file_lock). fcntl rather than flock: F_GETLK
+ * names the holder's PID for the refusal message, and the lock is the
+ * process's, so it goes when the process does, killed or not. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +30,7 @@
 #include "cnn_atomic_file.h"
 
 #define TMP_TAG ".cnn-tmp-"
+#define LOCK_TAG ".cnn-lock"
 
 /* Remove DIR/.BASE.cnn-tmp-PID-XXXXXX files whose PID is not alive. Best
  * effort: what cannot be read or removed stays, and the save goes on. */
@@ -82,7 +88,7 @@ cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, 
         memcpy(dir, path, dirlen);
         dir[dirlen] = '\0';
     } else {
-        strcpy(dir, ".");
+        memcpy(dir, ".", 2);
     }
     remove_stale_temps(dir, base);
 
@@ -159,7 +165,7 @@ cnn_status cnn_atomic_write(const char *path, cnn_file_writer write, void *ctx, 
 
 fail:
     if (f)
-        fclose(f);
+        (void)fclose(f); /* already failing; the temporary goes anyway */
     unlink(tmp);
 fail_nofile:
     free(tmp);
@@ -167,4 +173,93 @@ fail_nofile:
     if (e == 0)
         e = EIO;
     return cnn_fail(err, CNN_ERR_IO, "%s: %s: %s", path, what, strerror(e));
+}
+
+/* ---- the writer's lock ----------------------------------------------------- */
+
+/* F_SETLK on the whole file; on a conflict, F_GETLK for the holder. A holder
+ * that lets go between the two calls is raced a few times, then reported
+ * with PID 0. */
+static cnn_status lock_fd(int fd, const char *path, const char *lock_path, long *holder,
+                          cnn_err *err)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file */
+        if (fcntl(fd, F_SETLK, &fl) == 0)
+            return CNN_OK;
+        int e = errno;
+        if (e != EACCES && e != EAGAIN)
+            return cnn_fail(err, CNN_ERR_IO, "%s: cannot lock %s: %s", path, lock_path,
+                            strerror(e));
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+            *holder = (long)fl.l_pid;
+            break;
+        }
+    }
+    if (*holder > 0)
+        return cnn_fail(err, CNN_ERR_BUSY, "%s: another cnn process (pid %ld) is writing this file",
+                        path, *holder);
+    return cnn_fail(err, CNN_ERR_BUSY, "%s: another cnn process is writing this file", path);
+}
+
+cnn_status cnn_file_lock(const char *path, int *fd_out, long *holder, cnn_err *err)
+{
+    long who = 0;
+    if (fd_out)
+        *fd_out = -1;
+    if (holder)
+        *holder = 0;
+    if (!path || !fd_out)
+        return cnn_fail(err, CNN_ERR_ARG, "cnn_file_lock: NULL argument");
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = path + dirlen;
+    if (!*base)
+        return cnn_fail(err, CNN_ERR_ARG, "%s: not a file name", path);
+    size_t size = strlen(path) + sizeof "." LOCK_TAG;
+    char *lock_path = malloc(size);
+    if (!lock_path)
+        return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
+    memcpy(lock_path, path, dirlen);
+    snprintf(lock_path + dirlen, size - dirlen, ".%s" LOCK_TAG, base);
+
+    /* No following a symbolic link planted under the lock's name, and no
+     * waiting on a FIFO: the lock file is ours and regular, or refused. */
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+                  0666);
+    struct stat sb;
+    cnn_status st = CNN_OK;
+    if (fd < 0)
+        st = cnn_fail(err, CNN_ERR_IO, "%s: cannot open the lock file %s: %s", path, lock_path,
+                      strerror(errno));
+    else if (fstat(fd, &sb) != 0)
+        st = cnn_fail(err, CNN_ERR_IO, "%s: cannot stat the lock file %s: %s", path, lock_path,
+                      strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        st = cnn_fail(err, CNN_ERR_IO, "%s: the lock file %s is not a regular file", path,
+                      lock_path);
+    else
+        st = lock_fd(fd, path, lock_path, &who, err);
+    free(lock_path);
+    if (st != CNN_OK) {
+        if (fd >= 0)
+            close(fd);
+        if (holder)
+            *holder = who;
+        return st;
+    }
+    *fd_out = fd;
+    return CNN_OK;
+}
+
+void cnn_file_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }

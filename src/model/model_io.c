@@ -285,8 +285,8 @@ static cnn_status parse_tensor_info(jparser *p, const char *name, tensor_info *t
             char kb[72];
             return cnn_fail(p->err, CNN_ERR_FORMAT, "%s: tensor %s: %s field \"%s\"", p->path,
                             model_printable(nb, name),
-                            (strcmp(key, "dtype") && strcmp(key, "shape") &&
-                             strcmp(key, "data_offsets")) ? "unknown" : "duplicate",
+                            (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 &&
+                             strcmp(key, "data_offsets") != 0) ? "unknown" : "duplicate",
                             model_printable(kb, key));
         }
         if (st == CNN_OK)
@@ -463,9 +463,10 @@ static cnn_status take_blocks(const char *path, const header_info *h, cnn_model_
         b->count = (long)h->t[i].shape[0];
         if (!alloc)
             continue;
-        b->data = malloc((size_t)(b->count ? b->count : 1) * sizeof(float));
-        if (!b->data)
+        float *data = malloc((size_t)(b->count ? b->count : 1) * sizeof(float));
+        if (!data)
             return cnn_fail(err, CNN_ERR_NOMEM, "%s: out of memory", path);
+        b->data = data; /* freed by cnn_model_meta_free(m) */
     }
     return CNN_OK;
 }

@@ -71,8 +71,11 @@ void sb_json_string(strbuf *b, const char *s)
 const char *model_printable(char out[72], const char *s)
 {
     size_t i = 0;
-    for (; s[i] && i < 64; i++)
-        out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    for (; s[i] && i < 64; i++) {
+        out[i] = s[i];
+        if (s[i] < 0x20 || s[i] >= 0x7f)
+            out[i] = '?';
+    }
     if (s[i]) {
         memcpy(out + i, "...", 3);
         i += 3;

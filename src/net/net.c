@@ -329,7 +329,7 @@ void cnn_net_run_stage(cnn_net *net, int stage, int pass, const uint8_t *y, int 
                 net->chunk_loss[c] = cnn_softmax_xent_forward(w->probs, cnn_stage_logits(net, w),
                                                               y + lo, m, classes);
             else
-                cnn_softmax_xent_backward(w->dcur, w->probs, y + lo, m, classes, 1.0f / n);
+                cnn_softmax_xent_backward(w->dcur, w->probs, y + lo, m, classes, 1.0f / (float)n);
         } else if (pass == 0) {
             cnn_stage_forward(net, w, stage, m);
         } else {

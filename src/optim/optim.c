@@ -442,7 +442,9 @@ cnn_status cnn_optim_step(cnn_optim *opt, float *params, float *grads, long n, f
      * training step at batch 64 (3–4 ms). */
     const long nblocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
     double *bsum = opt->block_sums;
-    double norm;
+    /* Set on both paths below (in the parallel one by the single thread,
+     * which gcc -fanalyzer cannot follow); NAN would count as diverged. */
+    double norm = NAN;
     const int threads = n >= PAR_MIN ? opt->threads : 1;
     if (threads <= 1) {
         sum_blocks(grads, n, bsum, 0, nblocks);

@@ -88,7 +88,8 @@ float cnn_schedule_lr(const cnn_schedule *s, long step)
         long period = epochs_to_steps(s->step_epochs, s->steps_per_epoch);
         if (period < 1)
             period = 1;
-        base = lr * pow((double)s->gamma, (double)(step / period));
+        const long decays = step / period; /* whole periods done: StepLR's floor */
+        base = lr * pow((double)s->gamma, (double)decays);
     } else if (s->kind == CNN_SCHED_COSINE) {
         const double pi = 3.14159265358979323846;
         long total = s->total_steps < 1 ? 1 : s->total_steps;

@@ -142,7 +142,7 @@ cnn_status ckpt_resume_options(const char *path, const cnn_model_meta *m,
     resumer r = {path, m, o, o->given, note, ctx, err, 0};
     char buf[64];
     *eff = *o;
-    double v;
+    double v = 0.0; /* dbl() leaves it unset when the file's value is bad */
 
     /* Options a checkpoint has always recorded. */
     if (!(o->given & CNN_GIVEN_EPOCHS))
