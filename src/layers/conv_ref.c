@@ -47,7 +47,7 @@ static inline void conv_forward(float *out, const float *in, const float *w, con
                             const float *wr = w + ((long)(f * C + c) * K + k) * K + llo;
                             const float *xr = x + ((long)(y0 + k) * W + (x0 + llo)) * C + c;
                             for (int t = 0; t < nl; t++)
-                                s += wr[t] * xr[t * C];
+                                s += wr[t] * xr[(long)t * C];
                         }
                     z[((long)i * OW + j) * F + f] = s;
                 }

@@ -2,7 +2,7 @@
  * which BLAS it is (see cnn_blas.h). The BLAS is chosen when the project is
  * configured (-Dblas=openblas|blis|netlib|atlas, src/util/blas/meson.build),
  * which defines one CNN_BLAS_<NAME> in cnn_blas_build.h. */
-#define _GNU_SOURCE /* dladdr */
+#define _GNU_SOURCE /* dladdr; a feature-test macro, reserved on purpose: NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #include <dlfcn.h>
 #include <limits.h>
 #include <omp.h>
