@@ -31,7 +31,10 @@ static const char epilog[] =
     "the checkpoint's unless --classes is given.\n"
     "Ctrl-C stops after the current step (saving a checkpoint with --save);\n"
     "a second Ctrl-C stops at once. When started with Ctrl-C ignored (a background\n"
-    "job of a script), it stays ignored.\n";
+    "job of a script), it stays ignored.\n"
+    "Saves replace FILE all at once: a killed run leaves the previous model. One\n"
+    "run at a time writes a FILE; a second is refused at start (it is locked\n"
+    "through .NAME.cnn-lock, an empty file beside it).\n";
 
 static const char *const impl_names[] = {"ref", "blas", NULL};
 
