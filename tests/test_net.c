@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,30 @@ static void test_workspaces_follow_work(void **state)
     cnn_net_free(net);
 }
 
+/* A network made for a huge batch but used for inference (eval of a model
+ * trained at batch 65536) does not hold a partial gradient per chunk: that
+ * would be 4096 copies of the parameters (360 MB for the seed). */
+static void test_inference_net_is_small(void **state)
+{
+    (void)state;
+    cnn_arch a;
+    parse(&a, "seed");
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    cnn_net *net;
+    assert_int_equal(cnn_net_create(&net, &a, CNN_IMPL_BLAS, 65536, 1), CNN_OK);
+    cnn_dataset ds;
+    synthetic_dataset(&ds, 64, 1);
+    double loss;
+    assert_int_equal(cnn_net_infer(net, ds.images, ds.labels, 64, NULL, &loss, NULL), CNN_OK);
+    getrusage(RUSAGE_SELF, &after);
+    long grew_kb = after.ru_maxrss - before.ru_maxrss;
+    print_message("peak memory grew by %ld KB\n", grew_kb);
+    assert_true(grew_kb < 100 * 1024);
+    cnn_dataset_free(&ds);
+    cnn_net_free(net);
+}
+
 /* Bad calls are refused, not run: too many samples, labels out of range. */
 static void test_bad_calls(void **state)
 {
@@ -297,6 +322,8 @@ static void test_bad_calls(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* first, while the process's peak memory is still low */
+        cmocka_unit_test(test_inference_net_is_small),
         cmocka_unit_test(test_blas_matches_ref),
         cmocka_unit_test(test_gradient_finite_differences),
         cmocka_unit_test(test_threads_bitwise_identical),

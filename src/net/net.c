@@ -53,11 +53,13 @@ cnn_status cnn_net_create(cnn_net **out, const cnn_arch *arch, cnn_impl impl, in
     net->params = alloc_floats(net->nparams);
     net->grads = alloc_floats(net->nparams);
     net->wpad = alloc_floats(cnn_plan_wpad_size(net));
-    net->chunk_grads = alloc_floats(net->max_chunks * net->stride);
+    /* chunk_grads: made by the first gradient, not here — a network only
+     * for inference (eval of a model trained at batch 65536) never needs
+     * max_chunks copies of the parameters. */
     net->chunk_loss = calloc((size_t)net->max_chunks, sizeof *net->chunk_loss);
     net->chunk_correct = calloc((size_t)net->max_chunks, sizeof *net->chunk_correct);
     net->ws = calloc((size_t)net->nws, sizeof *net->ws);
-    int ok = net->params && net->grads && net->wpad && net->chunk_grads && net->chunk_loss &&
+    int ok = net->params && net->grads && net->wpad && net->chunk_loss &&
              net->chunk_correct && net->ws;
     const long wsize = cnn_workspace_size(net);
     for (int t = 0; ok && t < net->nws; t++) {
@@ -193,6 +195,14 @@ static int labels_ok(const cnn_net *net, const uint8_t *y, int n)
     return 1;
 }
 
+/* The per-chunk partial gradients, made when first needed. */
+static int ensure_chunk_grads(cnn_net *net)
+{
+    if (!net->chunk_grads)
+        net->chunk_grads = alloc_floats(net->max_chunks * net->stride);
+    return net->chunk_grads != NULL;
+}
+
 cnn_status cnn_net_chunks(cnn_net *net, const uint8_t *x, const uint8_t *y, int n, int lo,
                           int hi)
 {
@@ -200,6 +210,8 @@ cnn_status cnn_net_chunks(cnn_net *net, const uint8_t *x, const uint8_t *y, int 
     if (n < 1 || n > net->max_batch || !x || !y || lo < 0 || hi > nchunks || lo > hi ||
         !labels_ok(net, y, n))
         return CNN_ERR_ARG;
+    if (!ensure_chunk_grads(net))
+        return CNN_ERR_NOMEM;
     const long stride = net->stride, in = (long)net->arch.in_h * net->arch.in_w * net->arch.in_c;
     const long nparams = net->nparams;
     const float scale = 1.0f / (float)n;
@@ -319,6 +331,8 @@ void cnn_net_run_stage(cnn_net *net, int stage, int pass, const uint8_t *y, int 
     const long stride = net->stride;
     const int classes = net->arch.classes;
     cnn_plan_pad_weights(net);
+    if (!ensure_chunk_grads(net))
+        return;
 #pragma omp parallel for num_threads(net->active) schedule(static)
     for (int c = 0; c < nchunks; c++) {
         cnn_workspace *w = my_workspace(net);
