@@ -23,6 +23,10 @@ const char *fuzz_file_parts(const uint8_t *const *parts, const size_t *sizes, in
  * control characters) that names path. Aborts otherwise. */
 void fuzz_check_err(cnn_status st, const cnn_err *err, const char *path);
 
+/* libFuzzer's own mutations, for a target's LLVMFuzzerCustomMutator; weak,
+ * so NULL in the replay programs, which have no libFuzzer. */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute__((weak));
+
 /* A broken contract is a crash for libFuzzer: report and abort. */
 #define FUZZ_ASSERT(cond)                                                                  \
     do {                                                                                   \
