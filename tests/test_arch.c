@@ -116,6 +116,10 @@ static void test_bad_specs(void **state)
     expect_error("conv6x5,rleu,dense10", 28, 10,
                  "layer 2 'rleu': unknown layer (expected convFxK[pP][sS], relu, avgpoolN, "
                  "maxpoolN or denseN)");
+    /* control characters never reach the message (found by fuzz_arch) */
+    expect_error("see\f\t\n\rl,dense10", 28, 10,
+                 "layer 1 'see????l': unknown layer (expected convFxK[pP][sS], relu, avgpoolN, "
+                 "maxpoolN or denseN)");
     expect_error("Conv6x5,dense10", 28, 10,
                  "layer 1 'Conv6x5': unknown layer (expected convFxK[pP][sS], relu, avgpoolN, "
                  "maxpoolN or denseN)");

@@ -156,6 +156,22 @@ static const char *parse_token(const char *tok, cnn_layer *l)
     return NULL;
 }
 
+/* The token as an error message may show it: at most 48 bytes, anything
+ * outside printable ASCII as '?', so that a hostile spec cannot break the
+ * one-line message (fuzz_arch found "see\f\t\n\rl"). */
+static const char *shown(char out[56], const char *tok)
+{
+    size_t i = 0;
+    for (; tok[i] && i < 48; i++)
+        out[i] = (tok[i] >= 0x20 && tok[i] < 0x7f) ? tok[i] : '?';
+    if (tok[i]) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+    return out;
+}
+
 /* Shapes of l from its input map; NULL or the problem (written into buf). */
 static const char *place(cnn_layer *l, int h, int w, int c, char *buf, size_t cap)
 {
@@ -280,9 +296,10 @@ cnn_status cnn_arch_parse(cnn_arch *out, const char *spec, int in_h, int in_w, i
         if (!len)
             return cnn_fail(err, CNN_ERR_ARG, "layer %d is empty%s", i + 1,
                             a.n || end ? " (two commas in a row?)" : ": the spec is empty");
+        char tb[56];
         if (i == CNN_MAX_LAYERS)
-            return cnn_fail(err, CNN_ERR_ARG, "layer %d '%s': more than %d layers", i + 1, tok,
-                            CNN_MAX_LAYERS);
+            return cnn_fail(err, CNN_ERR_ARG, "layer %d '%s': more than %d layers", i + 1,
+                            shown(tb, tok), CNN_MAX_LAYERS);
         cnn_layer *l = &a.layer[i];
         const char *bad = parse_token(tok, l);
         if (!bad)
@@ -298,7 +315,7 @@ cnn_status cnn_arch_parse(cnn_arch *out, const char *spec, int in_h, int in_w, i
             bad = why;
         }
         if (bad)
-            return cnn_fail(err, CNN_ERR_ARG, "layer %d '%s': %s", i + 1, tok, bad);
+            return cnn_fail(err, CNN_ERR_ARG, "layer %d '%s': %s", i + 1, shown(tb, tok), bad);
         l->w_off = a.param_count;
         l->b_off = l->w_off + l->w_count;
         a.param_count += l->w_count + l->b_count;
