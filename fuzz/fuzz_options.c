@@ -3,11 +3,15 @@
  * with every kind of option, as cnn's commands declare them. Checks: the
  * parser returns continue, 0 (help) or 2 (usage error); after "continue"
  * every value lies in its declared range; the strict number parsers agree
- * with the table's verdicts. Messages go to /dev/null. */
+ * with the table's verdicts. The parser's messages and help go to
+ * /dev/null while it runs (stdout and stderr are restored after: libFuzzer
+ * and the replay report through them). */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "harness.h"
@@ -18,10 +22,12 @@ enum { MAX_ARGS = 32 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int quiet;
-    if (!quiet) {
-        quiet = 1;
-        if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout))
+    static int devnull = -1, saved_err = -1, saved_out = -1;
+    if (devnull < 0) {
+        devnull = open("/dev/null", O_WRONLY);
+        saved_err = dup(2);
+        saved_out = dup(1);
+        if (devnull < 0 || saved_err < 0 || saved_out < 0)
             return 0;
     }
     if (size > 2048)
@@ -54,7 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cli_cmd cmd = {"train", "[OPTIONS]", "fuzz", "", opts, CLI_NOPTS(opts), NULL};
     const char *operands[MAX_ARGS];
     int noperands = 0;
+    fflush(stdout);
+    fflush(stderr);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
     int rc = cli_parse(&cmd, argc, argv, operands, &noperands);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
     FUZZ_ASSERT(rc == CLI_CONTINUE || rc == 0 || rc == 2);
     if (rc == CLI_CONTINUE) {
         FUZZ_ASSERT(epochs >= 1 && epochs <= 100000);
