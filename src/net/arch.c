@@ -162,8 +162,11 @@ static const char *parse_token(const char *tok, cnn_layer *l)
 static const char *shown(char out[56], const char *tok)
 {
     size_t i = 0;
-    for (; tok[i] && i < 48; i++)
-        out[i] = (tok[i] >= 0x20 && tok[i] < 0x7f) ? tok[i] : '?';
+    for (; tok[i] && i < 48; i++) {
+        out[i] = tok[i];
+        if (tok[i] < 0x20 || tok[i] >= 0x7f)
+            out[i] = '?';
+    }
     if (tok[i]) {
         memcpy(out + i, "...", 3);
         i += 3;
