@@ -39,7 +39,7 @@ typedef struct {
                                        the fused ReLU: none) */
     float *col[CNN_MAX_LAYERS];     /* blas conv: im2col, per slice [C·K·K][s·P] */
     float *tr[CNN_MAX_LAYERS];      /* blas: the layer's input in its own layout */
-    float *probs, *dlogits;         /* [CHUNK][classes] */
+    float *probs;                   /* [CHUNK][classes]; the logits' gradient goes to dcur */
     float *dcur, *dnext;            /* gradients flowing back: [CHUNK][largest map] */
     float *dz;                      /* blas fused conv: gradient of z */
     float *dwpad;                   /* blas fused conv: gradient of the padded filters */

@@ -127,7 +127,6 @@ static int workspace_slots(const cnn_net *net, cnn_workspace *w, slot_size *out)
                                    C * l->in_size * (l->kind == CNN_LAYER_DENSE ? 2 : 1)};
     }
     out[k++] = (slot_size){&w->probs, C * a->classes};
-    out[k++] = (slot_size){&w->dlogits, C * a->classes};
     out[k++] = (slot_size){&w->dcur, C * biggest};
     out[k++] = (slot_size){&w->dnext, C * biggest};
     out[k++] = (slot_size){&w->dz, C * dz};

@@ -18,7 +18,7 @@
 
 #include "train_internal.h"
 
-enum { WINDOW = 8, PROBE_EVERY = 256, MAX_INTERVAL = 8192 };
+enum { WINDOW = CNN_TUNER_WINDOW, PROBE_EVERY = 256, MAX_INTERVAL = 8192 };
 #define MARGIN 0.93 /* the other count must be 7 % faster to take over */
 
 static double mean(const double *v, int n)

@@ -40,10 +40,12 @@ cnn_status ckpt_resume_options(const char *path, const cnn_model_meta *m,
 void holdout_split(uint64_t seed, int count, int val, int *idx, int *vidx);
 
 /* The thread count that adapts to a busy machine (threads.c). */
+/* Steps timed per window, at the current count and at a probe. */
+enum { CNN_TUNER_WINDOW = 8 };
 typedef struct {
     int enabled, max, cur, probe, dir, changes;
     long next_probe, interval;
-    double tcur[8], tprobe[8];
+    double tcur[CNN_TUNER_WINDOW], tprobe[CNN_TUNER_WINDOW];
     int ncur, nprobe;
 } thread_tuner;
 void tuner_init(thread_tuner *t, int enabled, int max);
