@@ -53,7 +53,11 @@ enum { CNN_CHUNK = 16 };
  * of CNN_CONV_ROW_BLOCK, because OpenBLAS's SGEMM kernels work in blocks of
  * 4, 8 and 16 and a ragged block is slow (seed, 15 -> 16 filters, measured
  * per sample at 4-sample slices: forward 6.5 -> 5.7 µs, weight gradient
- * 11.9 -> 8.7 µs, for 1/15 more flops). */
+ * 11.9 -> 8.7 µs, for 1/15 more flops; LeNet-5's first convolution, 6 / 8 /
+ * 16 rows, AMD EPYC family 26, one thread, batch 64, two rounds: forward
+ * 535-560 / 541-589 / 748-791 µs, weight gradient 694-875 / 645-700 /
+ * 850-911 µs). Slices of 1, 2, 8 and 16 samples measured the same as 4
+ * within the run-to-run spread there (README, Performance). */
 #ifndef CNN_SLICE_SAMPLES /* for experiments: -Dc_args=-DCNN_SLICE_SAMPLES=8 */
 #define CNN_SLICE_SAMPLES 4
 #endif
