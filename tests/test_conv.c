@@ -296,6 +296,18 @@ static void blas_case(const conv_case *c, cnn_rng *r)
     assert_memory_equal(db_blas + F, db0 + F, (size_t)(rows - F) * sizeof *db0);
     cnn_conv_backward_weights_blas(dw_blas, NULL, dout_cn, col, N, rows, &s); /* db NULL */
 
+    /* the same gradient transposed: dwt[C·K·K][rows] += col·doutᵀ, adding */
+    float *dwt = alloc(rows * CKK), *dwt_want = alloc(rows * CKK), *db_t = copy_of(db0, rows);
+    for (int f = 0; f < rows; f++)
+        for (long k = 0; k < CKK; k++) {
+            dwt[k * rows + f] = dw0[f * CKK + k];
+            dwt_want[k * rows + f] = dw_fresh[f * CKK + k];
+        }
+    cnn_conv_backward_weights_t_blas(dwt, db_t, dout_cn, col, N, rows, &s);
+    assert_close("conv dwt blas", dwt, dwt_want, rows * CKK);
+    assert_close("conv db blas, transposed dw", db_t, db_fresh, F);
+    assert_memory_equal(db_t + F, db0 + F, (size_t)(rows - F) * sizeof *db0);
+
     /* input gradient: the F real filters only (w's and dout's padding rows
      * are not zero here and must be ignored); both WRITE */
     float *dout_f = alloc(N * P * F);
@@ -309,8 +321,8 @@ static void blas_case(const conv_case *c, cnn_rng *r)
     assert_close("conv din blas", din, din_ref, nin);
 
     FREE_ALL(x, x_cn, w, b, be, dout, dout_cn, out_ref, out_cn, out, col, zero_b, col1, dw0,
-             db0, dw_fresh, db_fresh, dw_ref, db_ref, dw_blas, db_blas, dout_f, din_ref, din_cn,
-             din, dcol);
+             db0, dw_fresh, db_fresh, dw_ref, db_ref, dw_blas, db_blas, dwt, dwt_want, db_t,
+             dout_f, din_ref, din_cn, din, dcol);
 }
 
 static void test_conv_blas_matches_ref(void **state)

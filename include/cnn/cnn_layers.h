@@ -73,6 +73,12 @@ void cnn_conv_forward_blas(float *out, float *col, const float *in, const float 
  * ignores their dw). */
 void cnn_conv_backward_weights_blas(float *dw, float *db, const float *dout, const float *col,
                                     int N, int rows, const cnn_conv_shape *s);
+/* The same with the weight gradient transposed: dwt[C·K·K][rows] += col·doutᵀ
+ * (the same sums, rounded differently: faster with OpenBLAS here, see
+ * conv_blas.c); db as above. */
+void cnn_conv_backward_weights_t_blas(float *dwt, float *db, const float *dout,
+                                      const float *col, int N, int rows,
+                                      const cnn_conv_shape *s);
 /* dcol = wᵀ·dout over the F real filters (w[F][C·K·K], dout's first F rows
  * of N·OH·OW), then din (CN, [C][N·H·W]) = col2im(dcol), written.
  * dcol: workspace [C·K·K][N·OH·OW]. */

@@ -27,6 +27,7 @@ typedef struct {
     int in_cn, out_cn;  /* blas: layout of the input the stage gets, of its output */
     int transpose_in;   /* blas: the input arrives in the other layout (and has C > 1) */
     int rows;           /* blas conv: filters padded to this many SGEMM rows */
+    int dw_t;           /* blas conv: weight gradient computed as dwᵀ = col·dzᵀ */
     long wpad_off;      /* blas fused conv: its padded filters in net->wpad */
     cnn_conv_shape cs;  /* conv stages */
 } cnn_stage;
@@ -42,7 +43,7 @@ typedef struct {
     float *probs;                   /* [CHUNK][classes]; the logits' gradient goes to dcur */
     float *dcur, *dnext;            /* gradients flowing back: [CHUNK][largest map] */
     float *dz;                      /* blas fused conv: gradient of z */
-    float *dwpad;                   /* blas fused conv: gradient of the padded filters */
+    float *dwpad;                   /* blas conv: its weight gradient, padded or transposed */
     float *base;
 } cnn_workspace;
 

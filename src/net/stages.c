@@ -18,6 +18,8 @@ static int is_kind(const cnn_net *net, int i, cnn_layer_kind k)
 int cnn_plan(cnn_net *net)
 {
     const int blas = net->impl == CNN_IMPL_BLAS;
+    const char *preset = cnn_arch_preset_name(&net->arch);
+    const int seed = preset && strcmp(preset, "seed") == 0;
     int cn = 0; /* blas: layout of the map flowing in (the input image: NC) */
     long wpad = 0;
     net->nstages = 0;
@@ -46,6 +48,10 @@ int cnn_plan(cnn_net *net)
                 st->out_cn = 1;
             }
             st->transpose_in = blas && !cn && l->in_c > 1;
+            /* the weight gradient transposed (conv_blas.c: faster here), except
+             * in the seed network, whose weights stay bit for bit those of
+             * wave 1 (issue 7): there it gains 5% of one stage */
+            st->dw_t = blas && !seed;
         } else if (l->kind == CNN_LAYER_DENSE) {
             st->out_cn = 0;
             st->transpose_in = blas && cn && l->in_c > 1;
@@ -109,8 +115,9 @@ static int workspace_slots(const cnn_net *net, cnn_workspace *w, slot_size *out)
             if (st->fused && i == st->first) {
                 act = (long)st->rows * l->out_h * l->out_w;
                 dz = act > dz ? act : dz;
-                dwpad = (long)st->rows * l->fan_in > dwpad ? (long)st->rows * l->fan_in : dwpad;
             }
+            if ((st->fused || st->dw_t) && i == st->first)
+                dwpad = (long)st->rows * l->fan_in > dwpad ? (long)st->rows * l->fan_in : dwpad;
             out[k++] = (slot_size){&w->act[i], C * act};
             if (l->in_size > biggest)
                 biggest = l->in_size;
@@ -304,29 +311,40 @@ static void conv_backward_blas(const cnn_net *net, cnn_workspace *w, float *g,
     /* the gradient of the convolution's output, [rows][s·P] per slice */
     float *dz = st->fused ? w->dz : w->dcur;
     if (pass == 1) {
-        if (st->fused) {
-            const float *z = w->act[st->first], *b = net->params + l->b_off;
-            const long pooled = L(net, st->first + 2)->out_size;
-            memset(w->dwpad, 0, (size_t)st->rows * KK * sizeof(float));
-            for (int s0 = 0; s0 < m; s0 += CNN_SLICE) {
-                int s = slice_len(m, s0);
-                long o = (long)s0 * st->rows * P, np = (long)s * P;
+        /* the weight gradient goes straight into g only when it has g's shape:
+         * no padding rows and not transposed (an unfused convolution of the
+         * seed network, which has none); else into dwpad, added at the end */
+        float *dw = g + l->w_off;
+        float *acc = st->fused || st->dw_t ? w->dwpad : dw;
+        float *db = st->fused ? NULL : g + l->b_off; /* fused: the fused pass adds it */
+        if (acc != dw)
+            memset(acc, 0, (size_t)st->rows * KK * sizeof(float));
+        for (int s0 = 0; s0 < m; s0 += CNN_SLICE) {
+            int s = slice_len(m, s0);
+            long o = (long)s0 * st->rows * P, np = (long)s * P;
+            if (st->fused) {
+                const float *z = w->act[st->first], *b = net->params + l->b_off;
+                const long pooled = L(net, st->first + 2)->out_size;
                 cnn_bias_relu_avgpool_backward(dz + o, g + l->b_off, w->dcur + s0 * pooled,
                                                z + o, b, s, cs->OH, cs->OW, cs->F, st->out_cn);
                 /* the padding filters' planes carry no gradient */
                 memset(dz + o + (long)cs->F * np, 0,
                        (size_t)(st->rows - cs->F) * np * sizeof(float));
-                cnn_conv_backward_weights_blas(w->dwpad, NULL, dz + o, col + s0 * KK * P, s,
-                                               st->rows, cs);
             }
-            float *dw = g + l->w_off;
-            for (long i = 0; i < l->w_count; i++)
-                dw[i] += w->dwpad[i];
-        } else {
-            for (int s0 = 0; s0 < m; s0 += CNN_SLICE)
-                cnn_conv_backward_weights_blas(g + l->w_off, g + l->b_off, dz + s0 * l->out_size,
-                                               col + s0 * KK * P, slice_len(m, s0), cs->F, cs);
+            if (st->dw_t)
+                cnn_conv_backward_weights_t_blas(acc, db, dz + o, col + s0 * KK * P, s,
+                                                 st->rows, cs);
+            else
+                cnn_conv_backward_weights_blas(acc, db, dz + o, col + s0 * KK * P, s, st->rows,
+                                               cs);
         }
+        if (st->dw_t) /* acc is dwᵀ [C·K·K][rows] */
+            for (int f = 0; f < cs->F; f++)
+                for (long k = 0; k < KK; k++)
+                    dw[f * KK + k] += acc[k * st->rows + f];
+        else if (acc != dw)
+            for (long i = 0; i < l->w_count; i++)
+                dw[i] += acc[i];
         return;
     }
     /* pass 2: the input gradient, via col2im of wᵀ·dz; col is free again
