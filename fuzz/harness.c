@@ -1,7 +1,9 @@
 /* harness.c — the scratch file behind fuzz_file and the shared checks
- * of harness.h. Only test code: it may print (to say why it aborts). */
+ * of harness.h, and the verdicts the replays print on request. Only test
+ * code: it may print (to say why it aborts, and those verdicts). */
 #define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,18 @@
 #include <unistd.h>
 
 #include "harness.h"
+
+int fuzz_verdicts;
+
+void fuzz_verdict(const char *fmt, ...)
+{
+    if (!fuzz_verdicts)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
 
 static int scratch_fd = -1;
 static char scratch_path[4096];

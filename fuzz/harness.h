@@ -23,6 +23,13 @@ const char *fuzz_file_parts(const uint8_t *const *parts, const size_t *sizes, in
  * control characters) that names path. Aborts otherwise. */
 void fuzz_check_err(cnn_status st, const cnn_err *err, const char *path);
 
+/* What the parser made of the input, for the replay programs' --verdicts
+ * (replay.c sets fuzz_verdicts; fuzz/make-corpus checks each seed's): one
+ * line, printf-style, after the input's name on stdout. A no-op otherwise,
+ * so under libFuzzer. Targets that report nothing leave the line empty. */
+extern int fuzz_verdicts;
+void fuzz_verdict(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* libFuzzer's own mutations, for a target's LLVMFuzzerCustomMutator; weak,
  * so NULL in the replay programs, which have no libFuzzer. */
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute__((weak));

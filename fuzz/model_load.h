@@ -5,7 +5,9 @@
  * Checks, besides no crash and no sanitizer report, the loader's contract
  * (cnn_model.h): a refused file leaves the caller's parameters and metadata
  * exactly as they were and explains itself in one line naming the file; an
- * accepted one fills metadata whose strings are terminated. */
+ * accepted one fills metadata whose strings are terminated. The verdict
+ * (fuzz_verdict) is the refusal's line, or the format version, image size,
+ * classes, canonical spec and optimizer blocks of the network loaded. */
 #ifndef CNN_FUZZ_MODEL_LOAD_H
 #define CNN_FUZZ_MODEL_LOAD_H
 
@@ -39,10 +41,14 @@ static void fuzz_model_load(const char *path)
         /* every value loaded is finite (the loader refuses NaN and Inf) */
         for (long i = 0; i < meta.arch.param_count; i++)
             FUZZ_ASSERT(params[i] - params[i] == 0.0f);
+        fuzz_verdict("accepted: format %d, %dx%d, %d classes, %s, %d optimizer blocks",
+                     meta.format_version, meta.rows, meta.cols, meta.classes, meta.arch.spec,
+                     meta.nblocks);
         free(params);
         cnn_model_meta_free(&meta);
     } else {
         fuzz_check_err(st, &err, path);
+        fuzz_verdict("refused: %s", err.msg);
         FUZZ_ASSERT(params == NULL); /* set to NULL, nothing allocated */
         FUZZ_ASSERT(memcmp(&meta, &meta_sentinel, sizeof meta) == 0);
     }

@@ -3,8 +3,10 @@
  * and `meson test` replays the seed corpus (and past crashes) in the
  * release and sanitizer builds. A broken check aborts, failing the test.
  *
- * usage: fuzz_NAME_replay FILE_OR_DIR...   (a missing argument is skipped,
- *        but finding no input at all is an error) */
+ * usage: fuzz_NAME_replay [--verdicts] FILE_OR_DIR...   (a missing argument
+ *        is skipped, but finding no input at all is an error)
+ * --verdicts prints a line per input: its name, ": ", and what the parser
+ * made of it, if the target says (fuzz_verdict in harness.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -12,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,7 +59,15 @@ static int run_file(const char *path)
     }
     memcpy(exact, buf, n);
     free(buf);
+    if (fuzz_verdicts) {
+        printf("%s: ", path);
+        fflush(stdout); /* before any abort, so the output shows which input */
+    }
     LLVMFuzzerTestOneInput(exact, n);
+    if (fuzz_verdicts) {
+        printf("\n");
+        fflush(stdout);
+    }
     free(exact);
     return 0;
 }
@@ -115,8 +127,12 @@ static int run_dir(const char *dir, int *count)
 
 int main(int argc, char **argv)
 {
-    int count = 0, rc = 0;
-    for (int i = 1; i < argc && rc == 0; i++) {
+    int count = 0, rc = 0, first = 1;
+    if (argc > 1 && strcmp(argv[1], "--verdicts") == 0) {
+        fuzz_verdicts = 1;
+        first = 2;
+    }
+    for (int i = first; i < argc && rc == 0; i++) {
         struct stat sb;
         if (stat(argv[i], &sb) != 0) {
             if (errno == ENOENT)
