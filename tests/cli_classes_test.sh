@@ -240,6 +240,22 @@ cnn train: 300 training and 100 test images from $data
 EOF
 cmp -s "$tmp/want" "$tmp/head" || { diff "$tmp/want" "$tmp/head" >&2 || true; fail "header differs"; }
 
+check "--resume of a checkpoint whose train.momentum is hex: refused, naming the key (exact)"
+python3 - "$P" "$tmp/hex.safetensors" <<'PY' || fail "could not rewrite the header"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+assert "train.momentum" in h["__metadata__"], "no train.momentum in the checkpoint"
+h["__metadata__"]["train.momentum"] = "0x1"
+t = json.dumps(h, separators=(",", ":")).encode()
+t += b" " * (-len(t) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(t)) + t + b[8 + n:])
+PY
+run "$cnn" train --data "$data" --resume "$tmp/hex.safetensors" --threads 2
+expect_rc 1
+expect_err "cnn train: $tmp/hex.safetensors: __metadata__ train.momentum \"0x1\" is not a number"
+
 check "--resume with --classes: the new names are saved, and said so"
 printf 'A\nB\nC\nD\nE\nF\nG\nH\nI\nJ\n' > "$tmp/letters"
 run "$cnn" train --data "$data" --resume "$P" --threads 2 --epochs 3 --patience 5 \

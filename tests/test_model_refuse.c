@@ -283,7 +283,11 @@ static void test_refuse_metadata_range(void **state)
     expect_header_line(state, &a, "\"cols\":\"28\"", "\"cols\":\"4097\"",
                        "__metadata__ cols 4097 is out of range [0, 4096]");
     expect_header_line(state, &a, "\"lr\":\"0.0123456791\"", "\"lr\":\"nan\"",
-                       "__metadata__ lr \"nan\" is not a finite number of at least 0");
+                       "__metadata__ lr \"nan\" is not a valid number");
+    expect_header_line(state, &a, "\"lr\":\"0.0123456791\"", "\"lr\":\"0x10\"",
+                       "__metadata__ lr \"0x10\" is not a valid number");
+    expect_header_line(state, &a, "\"lr\":\"0.0123456791\"", "\"lr\":\" 0.5\"",
+                       "__metadata__ lr \" 0.5\" is not a valid number");
     expect_header_line(state, &a, "\"lr\":\"0.0123456791\"", "\"lr\":\"1e999\"",
                        "__metadata__ lr \"1e999\" is not a finite number of at least 0");
     expect_header_line(state, &a, "\"lr\":\"0.0123456791\"", "\"lr\":\"-0.5\"",

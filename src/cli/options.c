@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "../util/decimal.h"
 
 /* ---- strict numbers ------------------------------------------------------ */
 
@@ -52,41 +53,9 @@ int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* -?(D+(.D*)?|.D+)([eE][-+]?D+)?: what strtod takes, less spaces, '+',
- * hex, inf and nan. */
-static int decimal_syntax(const char *s)
-{
-    if (*s == '-')
-        s++;
-    size_t int_digits = 0, frac_digits = 0;
-    while (isdigit((unsigned char)*s)) {
-        s++;
-        int_digits++;
-    }
-    if (*s == '.') {
-        s++;
-        while (isdigit((unsigned char)*s)) {
-            s++;
-            frac_digits++;
-        }
-    }
-    if (int_digits + frac_digits == 0)
-        return 0;
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '-' || *s == '+')
-            s++;
-        if (!isdigit((unsigned char)*s))
-            return 0;
-        while (isdigit((unsigned char)*s))
-            s++;
-    }
-    return *s == '\0';
-}
-
 int cli_parse_float(const char *s, double lo, double hi, int open, double *out)
 {
-    if (!decimal_syntax(s))
+    if (!cnn_decimal_syntax(s))
         return -1;
     errno = 0;
     double v = strtod(s, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "../util/decimal.h"
 
 const char *const model_meta_keys[M_COUNT] = {
     "format_version", "arch", "epochs", "batch", "lr", "seed", "impl",
@@ -380,13 +381,12 @@ cnn_status model_meta_check(const char *path, const meta_values *v, cnn_model_me
 
     const char *lr = v->mval[M_LR];
     if (lr) {
-        /* strtof skips leading blanks; the writer never emits them. It also
-         * reads "nan", "inf" and overflows to inf: a learning rate is none
-         * of those, nor negative. */
-        char *end;
-        float f = strtof(lr, &end);
-        if (!*lr || *lr == ' ' || *lr == '\t' || *lr == '\n' || *end)
+        /* the command line's syntax (no blanks, hex, inf or nan); strtof
+         * still overflows to inf: a learning rate is neither that nor
+         * negative */
+        if (!cnn_decimal_syntax(lr))
             return bad_number(path, "lr", lr, err);
+        float f = strtof(lr, NULL);
         if (!isfinite(f) || f < 0.0f)
             return cnn_fail(err, CNN_ERR_FORMAT,
                             "%s: __metadata__ lr \"%s\" is not a finite number of at least 0",

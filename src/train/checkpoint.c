@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "train_internal.h"
+#include "../util/decimal.h"
 
 /* Append "train.KEY=VALUE\n" to extra (len used of cap); returns the new
  * length, cap once it no longer fits. */
@@ -103,13 +104,13 @@ static void say(resumer *r, const char *fmt, ...)
         r->note(line, r->ctx);
 }
 
+/* A number as the command line takes it (decimal.h), and finite. */
 static int number(const char *s, double *out)
 {
-    char *end;
-    if (!s || !*s)
+    if (!s || !cnn_decimal_syntax(s))
         return -1;
-    *out = strtod(s, &end);
-    return *end || !isfinite(*out) ? -1 : 0;
+    *out = strtod(s, NULL);
+    return isfinite(*out) ? 0 : -1;
 }
 
 /* A double option: the checkpoint's unless given; a given value that
