@@ -70,8 +70,13 @@ expect_err "cnn train: $out/new.safetensors: write failed: File too large"
 
 # ---- two writers ------------------------------------------------------------------
 # First writer: a long run in the background; once it has printed its first
-# line it has the lock (taken before the data is read).
+# line it has the lock (taken before the data is read). bg.out is emptied
+# first, here: the job's own "> bg.out" truncates it only once the job is
+# scheduled, and until then the wait below saw the previous first run's
+# output, went on, and the second run could take the lock first (check 6
+# failed so under load: "exit code 0, expected 1").
 start_first() {
+    : > "$tmp/bg.out"
     "$cnn" train --data "$data" --epochs 100000 --threads 1 "$@" \
         > "$tmp/bg.out" 2> "$tmp/bg.err" < /dev/null &
     bgpid=$!
