@@ -9,23 +9,18 @@
 # usage: cli_classes_test.sh CNN GEN_DATASET CONST_MODEL   (meson passes them)
 set -eu
 
-if [ "$#" -ne 3 ]; then
-    echo "usage: cli_classes_test.sh CNN GEN_DATASET CONST_MODEL" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN GEN_DATASET CONST_MODEL
 cnn=$1
 gen=$2
 const_model=$3
-. "$(dirname "$0")/cli_lib.sh"
 
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 300 100
+make_data 300 100
 fashion="T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag"
 
 # stdout is exactly the file $1
 expect_out() {
-    cmp -s "$1" "$tmp/out" || { diff "$1" "$tmp/out" >&2 || true; fail "stdout differs from $1"; }
+    same_text "$1" "$tmp/out" "stdout differs from $1"
 }
 
 # ---- eval and predict on a model whose every prediction is class 3 ----------
@@ -114,10 +109,7 @@ PY
 fi
 
 check "predict prints the class name (text and JSON)"
-{
-    printf 'P5\n28 28\n255\n'
-    dd if="$data/t10k-images-idx3-ubyte" bs=16 skip=1 count=49 2> /dev/null
-} > "$tmp/first.pgm"
+first_pgm "$tmp/first.pgm"
 run "$cnn" predict --model "$tmp/named.safetensors" "$tmp/first.pgm"
 expect_rc 0
 printf '%s\n' "$tmp/first.pgm: class 3 Dress (45.1%)  p 0.0610 0.0610 0.0610 0.4509 0.0610 0.0610 0.0610 0.0610 0.0610 0.0610" > "$tmp/want"
@@ -157,8 +149,7 @@ check "bad --classes files: one line naming the file (and the line), before any 
 bad_classes() { # FILE-CONTENT MESSAGE-AFTER-"cnn train: FILE: "
     printf "$1" > "$tmp/bad"
     run "$cnn" train --data "$tmp/no-such-data" --classes "$tmp/bad"
-    expect_rc 1
-    expect_err "cnn train: $tmp/bad: $2"
+    fails_with "cnn train: $tmp/bad: $2"
     [ ! -s "$tmp/out" ] || fail "printed on stdout"
 }
 bad_classes 'a\nb\n\nc\n' "line 3 is empty (one class name a line)"
@@ -171,30 +162,24 @@ bad_classes 'ok\n\300\200\n' "line 2 is not valid UTF-8"
 bad_classes '' "is empty, expected one class name a line"
 bad_classes 'a\000b\n' "holds a NUL byte: not a text file of class names"
 run "$cnn" train --data "$data" --classes "$tmp/none"
-expect_rc 1
-expect_err "cnn train: $tmp/none: cannot open: No such file or directory"
+fails_with "cnn train: $tmp/none: cannot open: No such file or directory"
 run "$cnn" train --data "$data" --classes "$tmp"
-expect_rc 1
-expect_err "cnn train: $tmp: Is a directory"
+fails_with "cnn train: $tmp: Is a directory"
 mkfifo "$tmp/fifo"
 run_limited "$cnn" train --data "$data" --classes "$tmp/fifo"
-expect_rc 1
-expect_err "cnn train: $tmp/fifo: not a regular file"
+fails_with "cnn train: $tmp/fifo: not a regular file"
 seq 1 257 > "$tmp/many"
 run "$cnn" train --data "$data" --classes "$tmp/many"
-expect_rc 1
-expect_err "cnn train: $tmp/many: more than 256 lines (a data set has at most 256 classes)"
+fails_with "cnn train: $tmp/many: more than 256 lines (a data set has at most 256 classes)"
 awk 'BEGIN { for (i = 0; i < 200; i++) { printf "%04d", i; for (j = 0; j < 20; j++) printf "x"; print "" } }' \
     > "$tmp/long"
 run "$cnn" train --data "$data" --classes "$tmp/long"
-expect_rc 1
-expect_err "cnn train: $tmp/long: the names take more than 4095 bytes"
+fails_with "cnn train: $tmp/long: the names take more than 4095 bytes"
 
 check "as many names as the data set has classes"
 printf 'a\nb\nc\n' > "$tmp/three"
 run "$cnn" train --data "$data" --classes "$tmp/three"
-expect_rc 1
-expect_err "cnn train: $tmp/three: 3 class names, but the data set has 10 classes"
+fails_with "cnn train: $tmp/three: 3 class names, but the data set has 10 classes"
 [ ! -s "$tmp/out" ] || fail "training started"
 
 # ---- the header of a resumed run ----------------------------------------------
@@ -220,7 +205,7 @@ cnn train: 300 training and 100 test images from $data
   10 classes: zero, one, two, three, four, five, six, seven, eight, nine
   impl blas, threads 2
 EOF
-cmp -s "$tmp/want" "$tmp/head" || { diff "$tmp/want" "$tmp/head" >&2 || true; fail "header differs"; }
+same_text "$tmp/want" "$tmp/head" "header differs"
 grep -q '^epoch 3/5 ' "$tmp/out" || fail "did not go on with epoch 3"
 
 check "--resume with a changed --lr: in force, and announced after the header (exact)"
@@ -238,7 +223,7 @@ cnn train: 300 training and 100 test images from $data
   --lr 0.05 -> 0.01: no longer an exact continuation
   --impl blas -> ref: rounding differs, no longer an exact continuation
 EOF
-cmp -s "$tmp/want" "$tmp/head" || { diff "$tmp/want" "$tmp/head" >&2 || true; fail "header differs"; }
+same_text "$tmp/want" "$tmp/head" "header differs"
 
 check "--resume of a checkpoint whose train.momentum is hex: refused, naming the key (exact)"
 python3 - "$P" "$tmp/hex.safetensors" <<'PY' || fail "could not rewrite the header"
@@ -300,4 +285,4 @@ else
     echo "  ($default not installed: skipped; tools/setup installs dataset-fashion-mnist)"
 fi
 
-echo "all $n checks passed"
+finish

@@ -11,24 +11,15 @@
 # usage: cli_files_test.sh CNN GEN_DATASET   (meson passes the built ones)
 set -eu
 
-if [ "$#" -ne 2 ]; then
-    echo "usage: cli_files_test.sh CNN GEN_DATASET" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN GEN_DATASET
 cnn=$1
 gen=$2
-. "$(dirname "$0")/cli_lib.sh"
 
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 300 100
+make_data 300 100
 M=$tmp/M.safetensors
 "$cnn" train --data "$data" --epochs 1 --save "$M" --threads 2 > /dev/null
-# The first test image as a PGM.
-{
-    printf 'P5\n28 28\n255\n'
-    dd if="$data/t10k-images-idx3-ubyte" bs=16 skip=1 count=49 2> /dev/null
-} > "$tmp/first.pgm"
+first_pgm "$tmp/first.pgm"
 "$cnn" filters --model "$M" --out "$tmp/filters.png" > /dev/null
 
 # ---- FIFOs --------------------------------------------------------------------
@@ -38,30 +29,23 @@ cp "$data"/* "$tmp/fifodata/"
 rm "$tmp/fifodata/t10k-images-idx3-ubyte"
 mkfifo "$tmp/fifodata/t10k-images-idx3-ubyte"
 run_limited "$cnn" eval --model "$M" --data "$tmp/fifodata"
-expect_rc 1
-expect_err "cnn eval: $tmp/fifodata/t10k-images-idx3-ubyte: not a regular file"
+fails_with "cnn eval: $tmp/fifodata/t10k-images-idx3-ubyte: not a regular file"
 run_limited "$cnn" train --data "$tmp/fifodata" --epochs 1
-expect_rc 1
-expect_err "cnn train: $tmp/fifodata/t10k-images-idx3-ubyte: not a regular file"
+fails_with "cnn train: $tmp/fifodata/t10k-images-idx3-ubyte: not a regular file"
 
 check "a FIFO as --model, --resume or a predict image is refused, not waited for"
 mkfifo "$tmp/fifo"
 run_limited "$cnn" eval --model "$tmp/fifo" --data "$data"
-expect_rc 1
-expect_err "cnn eval: $tmp/fifo: not a regular file"
+fails_with "cnn eval: $tmp/fifo: not a regular file"
 run_limited "$cnn" predict --model "$tmp/fifo" "$tmp/first.pgm"
-expect_rc 1
-expect_err "cnn predict: $tmp/fifo: not a regular file"
+fails_with "cnn predict: $tmp/fifo: not a regular file"
 run_limited "$cnn" filters --model "$tmp/fifo" --out "$tmp/x.png"
-expect_rc 1
-expect_err "cnn filters: $tmp/fifo: not a regular file"
+fails_with "cnn filters: $tmp/fifo: not a regular file"
 run_limited "$cnn" train --data "$data" --resume "$tmp/fifo" --epochs 2
-expect_rc 1
-expect_err "cnn train: $tmp/fifo: not a regular file"
+fails_with "cnn train: $tmp/fifo: not a regular file"
 [ ! -s "$tmp/out" ] || fail "train read the data before checking --resume"
 run_limited "$cnn" predict --model "$M" "$tmp/fifo" "$tmp/first.pgm"
-expect_rc 1
-expect_err "cnn predict: $tmp/fifo: not a regular file"
+fails_with "cnn predict: $tmp/fifo: not a regular file"
 [ "$(wc -l < "$tmp/out")" -eq 1 ] || fail "the good image after the FIFO was not classified"
 
 # ---- outputs --------------------------------------------------------------------
@@ -70,17 +54,13 @@ mkdir "$tmp/adir"
 nodata=$tmp/no-such-data
 for flag in --save --log; do
     run "$cnn" train --data "$nodata" "$flag" "$tmp/adir"
-    expect_rc 1
-    expect_err "cnn train: $flag $tmp/adir: is a directory, expected a file name"
+    fails_with "cnn train: $flag $tmp/adir: is a directory, expected a file name"
     run "$cnn" train --data "$nodata" "$flag" "$tmp/adir/"
-    expect_rc 1
-    expect_err "cnn train: $flag $tmp/adir/: is a directory, expected a file name"
+    fails_with "cnn train: $flag $tmp/adir/: is a directory, expected a file name"
     run "$cnn" train --data "$nodata" "$flag" "$tmp/newdir/"
-    expect_rc 1
-    expect_err "cnn train: $flag $tmp/newdir/: ends in '/', expected a file name"
+    fails_with "cnn train: $flag $tmp/newdir/: ends in '/', expected a file name"
     run "$cnn" train --data "$nodata" "$flag" "$tmp/newdir/m"
-    expect_rc 1
-    expect_err "cnn train: $flag $tmp/newdir/m: cannot write in directory $tmp/newdir: No such file or directory"
+    fails_with "cnn train: $flag $tmp/newdir/m: cannot write in directory $tmp/newdir: No such file or directory"
     run "$cnn" train --data "$nodata" "$flag" ""
     usage_error "cnn train: $flag: empty value, expected FILE"
 done
@@ -92,8 +72,7 @@ run "$cnn" filters --model "$M" --out "$tmp/adir.png/"
 usage_error "cnn filters: --out: expected a name ending in .png or .pgm, got '$tmp/adir.png/'"
 mkdir "$tmp/dir.png"
 run "$cnn" filters --model "$M" --out "$tmp/dir.png"
-expect_rc 1
-expect_err "cnn filters: --out $tmp/dir.png: is a directory, expected a file name"
+fails_with "cnn filters: --out $tmp/dir.png: is a directory, expected a file name"
 
 check "a save removes temporaries that dead writers left for the same target, keeps the rest"
 dead=$(sh -c 'echo $$')
@@ -134,8 +113,7 @@ cp "$data"/t10k-* "$data/train-labels-idx1-ubyte.gz" "$tmp/big/"
 printf '\000\000\010\003\000\024\347\220\000\000\000\034\000\000\000\034' |
     gzip > "$tmp/big/train-images-idx3-ubyte.gz"
 run_limited "$cnn" train --data "$tmp/big" --epochs 1
-expect_rc 1
-expect_err "cnn train: $tmp/big/train-images-idx3-ubyte.gz: 1370000 images but $tmp/big/train-labels-idx1-ubyte.gz has 300 labels"
+fails_with "cnn train: $tmp/big/train-images-idx3-ubyte.gz: 1370000 images but $tmp/big/train-labels-idx1-ubyte.gz has 300 labels"
 
 # ---- predict --------------------------------------------------------------------
 check "predict - reads a PGM from standard input"
@@ -153,21 +131,17 @@ run "$cnn" predict --model "$M" - - < "$tmp/first.pgm"
 usage_error "cnn predict: - (standard input) is given 2 times; it holds one image"
 head -c 100 "$tmp/first.pgm" > "$tmp/cut.pgm"
 run "$cnn" predict --model "$M" - < "$tmp/cut.pgm"
-expect_rc 1
-expect_err "cnn predict: standard input: truncated: 28x28 image needs 784 bytes of pixels, file has 87"
+fails_with "cnn predict: standard input: truncated: 28x28 image needs 784 bytes of pixels, file has 87"
 
 check "a PNG or JPEG given to predict is named as such, with what to do"
 advice="convert to PGM (e.g. ImageMagick: convert IN -colorspace Gray -resize '28x28!' -depth 8 OUT.pgm)"
 run "$cnn" predict --model "$M" "$tmp/filters.png"
-expect_rc 1
-expect_err "cnn predict: $tmp/filters.png: PNG is not supported; $advice"
+fails_with "cnn predict: $tmp/filters.png: PNG is not supported; $advice"
 run "$cnn" predict --model "$M" - < "$tmp/filters.png"
-expect_rc 1
-expect_err "cnn predict: standard input: PNG is not supported; $advice"
+fails_with "cnn predict: standard input: PNG is not supported; $advice"
 printf '\377\330\377\340\000\020JFIF' > "$tmp/photo.jpg"
 run "$cnn" predict --model "$M" "$tmp/photo.jpg"
-expect_rc 1
-expect_err "cnn predict: $tmp/photo.jpg: JPEG is not supported; $advice"
+fails_with "cnn predict: $tmp/photo.jpg: JPEG is not supported; $advice"
 
 check "predict carries on past a bad file, then exits 1"
 run "$cnn" predict --model "$M" "$tmp/first.pgm" "$tmp/none.pgm" "$data/t10k-images-idx3-ubyte" \
@@ -197,49 +171,35 @@ for args in "eval --data $data --model" "predict $tmp/first.pgm --model" \
     set -- $args
     c=$1
     run "$cnn" "$@" "$tmp/notes.txt"
-    expect_rc 1
-    expect_err "cnn $c: $tmp/notes.txt: not a safetensors file"
+    fails_with "cnn $c: $tmp/notes.txt: not a safetensors file"
     run "$cnn" "$@" "$data/t10k-labels-idx1-ubyte"
-    expect_rc 1
-    expect_err "cnn $c: $data/t10k-labels-idx1-ubyte: not a safetensors file (it is an IDX data file)"
+    fails_with "cnn $c: $data/t10k-labels-idx1-ubyte: not a safetensors file (it is an IDX data file)"
     run "$cnn" "$@" "$tmp/filters.png"
-    expect_rc 1
-    expect_err "cnn $c: $tmp/filters.png: not a safetensors file (it is a PNG image)"
+    fails_with "cnn $c: $tmp/filters.png: not a safetensors file (it is a PNG image)"
 done
 run "$cnn" train --data "$data" --resume "$tmp/first.pgm"
-expect_rc 1
-expect_err "cnn train: $tmp/first.pgm: not a safetensors file (it looks like a PGM/Netpbm image)"
+fails_with "cnn train: $tmp/first.pgm: not a safetensors file (it looks like a PGM/Netpbm image)"
 run "$cnn" eval --data "$data" --model "$data/train-images-idx3-ubyte.gz"
-expect_rc 1
-expect_err "cnn eval: $data/train-images-idx3-ubyte.gz: not a safetensors file (it is gzip-compressed)"
+fails_with "cnn eval: $data/train-images-idx3-ubyte.gz: not a safetensors file (it is gzip-compressed)"
 
 # ---- while training runs -----------------------------------------------------------
 check "SIGINT inherited as ignored stays ignored"
 B=$tmp/bg.safetensors
-# trap '' makes the subshell ignore SIGINT, and exec passes that on.
-(trap '' INT; exec "$cnn" train --data "$data" --epochs 100000 --save "$B" --threads 2) \
-    > "$tmp/bg.out" 2> "$tmp/bg.err" &
-bgpid=$!
-tries=0
-while [ ! -f "$B" ]; do
-    kill -0 "$bgpid" 2> /dev/null || fail "training exited before saving: $(cat "$tmp/bg.err")"
-    tries=$((tries + 1))
-    [ "$tries" -le 1200 ] || fail "no checkpoint after 120 s"
-    sleep 0.1
-done
+# trap '' makes the shell ignore SIGINT, and exec passes that on.
+start_bg sh -c 'trap "" INT; exec "$@"' sh "$cnn" train --data "$data" --epochs 100000 \
+    --save "$B" --threads 2
+wait_bg 120 "training, until its first checkpoint" [ -f "$B" ]
 kill -INT "$bgpid"
 # Two more epochs after the signal: it was not taken as a stop request.
-saved=$(grep -c '^  saved ' "$tmp/bg.out" || true)
-tries=0
-while [ "$(grep -c '^  saved ' "$tmp/bg.out" || true)" -lt $((saved + 2)) ]; do
-    kill -0 "$bgpid" 2> /dev/null || fail "SIGINT stopped training: $(cat "$tmp/bg.err")"
-    tries=$((tries + 1))
-    [ "$tries" -le 1200 ] || fail "no progress after 120 s"
-    sleep 0.1
-done
-kill -TERM "$bgpid"
-wait "$bgpid" 2> /dev/null || true
-bgpid=""
+saves() {
+    grep -c '^  saved ' "$tmp/bg.out" || true
+}
+saved=$(saves)
+two_more_saves() {
+    [ "$(saves)" -ge $((saved + 2)) ]
+}
+wait_bg 120 "training after SIGINT, until two more epochs" two_more_saves
+stop_bg TERM
 [ ! -s "$tmp/bg.err" ] || fail "stderr after an ignored SIGINT: $(cat "$tmp/bg.err")"
 
 check "on a terminal, the live line shows elapsed time, ETA and the test pass"
@@ -257,4 +217,4 @@ else
     echo "  (script(1) cannot make a terminal here: skipped)"
 fi
 
-echo "all $n checks passed"
+finish

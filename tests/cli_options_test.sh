@@ -7,18 +7,13 @@
 # usage: cli_options_test.sh CNN GEN_DATASET VERSION   (meson passes them)
 set -eu
 
-if [ "$#" -ne 3 ]; then
-    echo "usage: cli_options_test.sh CNN GEN_DATASET VERSION" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN GEN_DATASET VERSION
 cnn=$1
 gen=$2
 version=$3
-. "$(dirname "$0")/cli_lib.sh"
 
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 300 100
+make_data 300 100
 # Commands expected to stop at their options get this too: should one run
 # by mistake, it fails at once instead of training on the default data set.
 nodata=--data=$tmp/no-such-data
@@ -183,8 +178,7 @@ done
 check "good numbers in every accepted spelling"
 for v in "1" "0.5" ".5" "5." "1e-3" "1E-3" "2.5e+2" "1000"; do
     run "$cnn" train --lr "$v" --data "$tmp/no-such-dir"
-    expect_rc 1
-    expect_err "cnn train: $tmp/no-such-dir: No such file or directory"
+    fails_with "cnn train: $tmp/no-such-dir: No such file or directory"
 done
 run "$cnn" train --seed 18446744073709551615 --epochs 100000 --data "$tmp/no-such-dir"
 expect_rc 1
@@ -193,4 +187,4 @@ check "a message stays on one line whatever was typed"
 run "$cnn" train "$nodata" --epochs "$(printf '3\nx')"
 usage_error "cnn train: --epochs: expected a whole number from 1 to 100000, got '3\\x0ax'"
 
-echo "all $n checks passed"
+finish

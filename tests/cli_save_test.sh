@@ -10,17 +10,12 @@
 # usage: cli_save_test.sh CNN GEN_DATASET   (meson passes the built ones)
 set -eu
 
-if [ "$#" -ne 2 ]; then
-    echo "usage: cli_save_test.sh CNN GEN_DATASET" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN GEN_DATASET
 cnn=$1
 gen=$2
-. "$(dirname "$0")/cli_lib.sh"
 
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 300 100
+make_data 300 100
 out=$tmp/models
 mkdir "$out"
 M=$out/m.safetensors
@@ -37,16 +32,14 @@ temps() {
 # ignored (trap '' survives exec), so write() fails with EFBIG instead of
 # killing the process.
 limited() {
-    rc=0
-    (ulimit -f 16 && trap '' XFSZ && exec "$@") > "$tmp/out" 2> "$tmp/err" < /dev/null || rc=$?
+    run sh -c 'ulimit -f 16 && trap "" XFSZ && exec "$@"' sh "$@" < /dev/null
 }
 
 check "a full disk at the end of an epoch keeps the previous model byte for byte"
 "$cnn" train --data "$data" --epochs 1 --save "$M" --threads 1 > /dev/null
 cp "$M" "$tmp/before"
 limited "$cnn" train --data "$data" --resume "$M" --epochs 2 --save "$M" --threads 1
-expect_rc 1
-expect_err "cnn train: $M: write failed: File too large"
+fails_with "cnn train: $M: write failed: File too large"
 cmp -s "$M" "$tmp/before" || fail "the previous model was changed"
 [ "$(temps)" -eq 0 ] || fail "a temporary was left behind: $(ls -a "$out")"
 # and it is still the checkpoint it was: resuming from it works
@@ -56,37 +49,25 @@ expect_rc 0
 check "a full disk at a --save-every step keeps the previous model byte for byte"
 cp "$M" "$tmp/before"
 limited "$cnn" train --data "$data" --resume "$M" --epochs 3 --save "$M" --save-every 4 --threads 1
-expect_rc 1
-expect_err "cnn train: $M: write failed: File too large"
+fails_with "cnn train: $M: write failed: File too large"
 cmp -s "$M" "$tmp/before" || fail "the previous model was changed"
 [ "$(temps)" -eq 0 ] || fail "a temporary was left behind: $(ls -a "$out")"
 
 check "a full disk at the first save leaves no file at all"
 limited "$cnn" train --data "$data" --epochs 1 --save "$out/new.safetensors" --threads 1
-expect_rc 1
-expect_err "cnn train: $out/new.safetensors: write failed: File too large"
+fails_with "cnn train: $out/new.safetensors: write failed: File too large"
 [ ! -e "$out/new.safetensors" ] || fail "a partial model was written"
 [ "$(temps)" -eq 0 ] || fail "a temporary was left behind: $(ls -a "$out")"
 
 # ---- two writers ------------------------------------------------------------------
 # First writer: a long run in the background; once it has printed its first
-# line it has the lock (taken before the data is read).
+# line it has the lock (taken before the data is read). start_bg empties
+# bg.out before the job starts: a wait that saw the previous first run's
+# output there went on before this one held the lock, and under load the
+# second run took it (check 6: "exit code 0, expected 1").
 start_first() {
-    "$cnn" train --data "$data" --epochs 100000 --threads 1 "$@" \
-        > "$tmp/bg.out" 2> "$tmp/bg.err" < /dev/null &
-    bgpid=$!
-    tries=0
-    while [ ! -s "$tmp/bg.out" ]; do
-        kill -0 "$bgpid" 2> /dev/null || fail "the first run exited: $(cat "$tmp/bg.err")"
-        tries=$((tries + 1))
-        [ "$tries" -le 600 ] || fail "the first run printed nothing in 60 s"
-        sleep 0.1
-    done
-}
-stop_first() {
-    kill -KILL "$bgpid"
-    wait "$bgpid" 2> /dev/null || true
-    bgpid=""
+    start_bg "$cnn" train --data "$data" --epochs 100000 --threads 1 "$@"
+    wait_bg 60 "the first run's first line" [ -s "$tmp/bg.out" ]
 }
 # The second run must be refused without waiting for anything: under a
 # time limit, and before the data is read (nothing on stdout).
@@ -97,8 +78,7 @@ refused() {
     t0=$(date +%s%N)
     run_limited "$cnn" train --data "$data" --epochs 1 --threads 1 "$@"
     ms=$((($(date +%s%N) - t0) / 1000000))
-    expect_rc 1
-    expect_err "cnn train: $flag $path: another cnn process (pid $bgpid) is writing this file"
+    fails_with "cnn train: $flag $path: another cnn process (pid $bgpid) is writing this file"
     [ ! -s "$tmp/out" ] || fail "the data was read before the refusal: $(head -n 2 "$tmp/out")"
     echo "  refused in $ms ms"
 }
@@ -116,7 +96,7 @@ run "$cnn" train --data "$data" --epochs 1 --threads 1 --save "$out/other.safete
 expect_rc 0
 
 check "the lock goes with its holder, even killed: the next run saves"
-stop_first
+stop_bg KILL
 run "$cnn" train --data "$data" --epochs 1 --threads 1 --save "$M"
 expect_rc 0
 [ -e "$out/.m.safetensors.cnn-lock" ] || fail "no lock file beside the model"
@@ -125,18 +105,16 @@ expect_rc 0
 check "--save-best holds its file too"
 start_first --save "$out/a.safetensors" --save-best "$out/best.safetensors" --val 30
 refused --save "$out/best.safetensors" --save "$out/best.safetensors"
-stop_first
+stop_bg KILL
 
 check "a lock file that cannot be a lock is refused, naming it"
 mkdir "$out/.d.safetensors.cnn-lock"
 run "$cnn" train --data "$data" --epochs 1 --threads 1 --save "$out/d.safetensors"
-expect_rc 1
-expect_err "cnn train: --save $out/d.safetensors: cannot open the lock file $out/.d.safetensors.cnn-lock: Is a directory"
+fails_with "cnn train: --save $out/d.safetensors: cannot open the lock file $out/.d.safetensors.cnn-lock: Is a directory"
 [ ! -s "$tmp/out" ] || fail "the data was read before the refusal"
 ln -s "$tmp/elsewhere" "$out/.s.safetensors.cnn-lock"
 run "$cnn" train --data "$data" --epochs 1 --threads 1 --save "$out/s.safetensors"
-expect_rc 1
-expect_err "cnn train: --save $out/s.safetensors: cannot open the lock file $out/.s.safetensors.cnn-lock: Too many levels of symbolic links"
+fails_with "cnn train: --save $out/s.safetensors: cannot open the lock file $out/.s.safetensors.cnn-lock: Too many levels of symbolic links"
 [ ! -e "$tmp/elsewhere" ] || fail "the lock followed a symbolic link"
 
-echo "all $n checks passed"
+finish

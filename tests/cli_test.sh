@@ -8,19 +8,13 @@
 # usage: cli_test.sh CNN GEN_DATASET PLOT_LOG   (meson passes the built ones)
 set -eu
 
-if [ "$#" -ne 3 ]; then
-    echo "usage: cli_test.sh CNN GEN_DATASET PLOT_LOG" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN GEN_DATASET PLOT_LOG
 cnn=$1
 gen=$2
 plotlog=$3
 
-. "$(dirname "$0")/cli_lib.sh"
-
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 1000 200
+make_data 1000 200
 
 # ---- help ------------------------------------------------------------------
 check "cnn --help lists every command"
@@ -186,10 +180,7 @@ fi
 
 check "predict on a PGM and on the IDX file it was cut from agree"
 # The first test image, as a PGM with a comment in its header.
-{
-    printf 'P5\n# first t10k image\n28 28\n255\n'
-    dd if="$data/t10k-images-idx3-ubyte" bs=16 skip=1 count=49 2> /dev/null
-} > "$tmp/first.pgm"
+first_pgm "$tmp/first.pgm" "first t10k image"
 run "$cnn" predict --model "$M" --threads 2 "$tmp/first.pgm" "$data/t10k-images-idx3-ubyte"
 expect_rc 0
 [ "$(wc -l < "$tmp/out")" -eq 201 ] || fail "expected 1 + 200 lines"
@@ -295,34 +286,24 @@ M2=$tmp/M2.safetensors
 # A background job of a script starts with SIGINT ignored, and cnn train
 # leaves an ignored SIGINT ignored (cli_files_test.sh checks that): env
 # gives it the default disposition a terminal's foreground job has.
-env --default-signal=INT "$cnn" train --data "$data" --epochs 1000 --save "$M2" --threads 2 \
-    > "$tmp/int.out" 2> "$tmp/int.err" &
-bgpid=$!
+start_bg env --default-signal=INT "$cnn" train --data "$data" --epochs 1000 --save "$M2" \
+    --threads 2
 # Wait for the first checkpoint: by then the SIGINT handler is surely
 # installed (a signal sent earlier would end the process at once).
-tries=0
-while [ ! -f "$M2" ]; do
-    kill -0 "$bgpid" 2> /dev/null || fail "training exited before saving: $(cat "$tmp/int.err")"
-    tries=$((tries + 1))
-    [ "$tries" -le 1200 ] || fail "no checkpoint after 120 s"
-    sleep 0.1
-done
-kill -INT "$bgpid"
-rc=0
-wait "$bgpid" || rc=$?
-bgpid=""
-cp "$tmp/int.err" "$tmp/err"
+wait_bg 120 "training, until its first checkpoint" [ -f "$M2" ]
+stop_bg INT
+cp "$tmp/bg.err" "$tmp/err"
 expect_rc 130
-grep -qF "saved to $M2" "$tmp/int.err" || fail "the message does not say where it saved"
+grep -qF "saved to $M2" "$tmp/err" || fail "the message does not say where it saved"
 # The acknowledgement comes first; the test pass may be running when the
 # signal lands, and then the message says so.
-ack=$(sed -n 1p "$tmp/int.err")
+ack=$(sed -n 1p "$tmp/err")
 [ "$ack" = "cnn train: stopping after this step... (Ctrl-C again stops at once)" ] ||
     [ "$ack" = "cnn train: stopping after the test pass... (Ctrl-C again stops at once)" ] ||
     fail "first line is not the acknowledgement: $ack"
-[ "$(wc -l < "$tmp/int.err")" -eq 2 ] || fail "expected the acknowledgement and one more line"
+[ "$(wc -l < "$tmp/err")" -eq 2 ] || fail "expected the acknowledgement and one more line"
 run "$cnn" eval --model "$M2" --data "$data" --threads 2
 expect_rc 0
 out_has "test acc"
 
-echo "all $n checks passed"
+finish

@@ -10,13 +10,10 @@
 # usage: completion_test.sh CNN SOURCE_DIR   (meson passes them)
 set -eu
 
-if [ "$#" -ne 2 ]; then
-    echo "usage: completion_test.sh CNN SOURCE_DIR" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN SOURCE_DIR
 cnn=$1
 src=$2
-. "$(dirname "$0")/cli_lib.sh"
 # shellcheck source=../completion/cnn.bash
 . "$src/completion/cnn.bash"
 
@@ -102,4 +99,4 @@ expect "--model" predict --model "$tmp/d/m1.safetensors" --mo
 cd "$tmp/d"
 expect "m1.safetensors m2.safetensors names.txt sub x.pgm" predict --model m1.safetensors ""
 
-echo "all $n checks passed"
+finish

@@ -7,17 +7,12 @@
 # usage: example_test.sh EXAMPLE_TRAIN GEN_DATASET   (meson passes them)
 set -eu
 
-if [ "$#" -ne 2 ]; then
-    echo "usage: example_test.sh EXAMPLE_TRAIN GEN_DATASET" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" EXAMPLE_TRAIN GEN_DATASET
 example=$1
 gen=$2
-. "$(dirname "$0")/cli_lib.sh"
 
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 1500 300
+make_data 1500 300
 
 check "examples/train DIR trains and prints the test accuracy"
 run "$example" "$data"
@@ -37,4 +32,4 @@ run "$example" "$tmp"
 expect_rc 1
 one_line_naming "$tmp"
 
-echo "all $n checks passed"
+finish

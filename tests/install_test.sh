@@ -16,19 +16,14 @@
 # (example_sources in examples/meson.build).
 set -eu
 
-me=install_test
-fail() { echo "$me: FAIL: $*" >&2; exit 1; }
-
-[ "$#" -ge 3 ] || { echo "usage: $me BUILD_DIR BLAS_LIBDIR PROGRAM.c..." >&2; exit 2; }
+[ "$#" -ge 3 ] || { echo "usage: install_test.sh BUILD_DIR BLAS_LIBDIR PROGRAM.c..." >&2; exit 2; }
 build=$1
 blas_libdir=$(realpath "$2")
 shift 2
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cnn-install-test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+. "$(dirname "$0")/cli_lib.sh"
 root=$tmp/root
 
-# 1. Install, without rebuilding (meson test has built everything).
+check "meson install --destdir, without rebuilding (meson test has built everything)"
 $MESON install -C "$build" --no-rebuild --destdir "$root" --quiet >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log" >&2; fail "meson install --destdir failed"; }
 
@@ -48,7 +43,7 @@ libdir=$($PKG_CONFIG --variable=libdir cnn)
 includedir=$($PKG_CONFIG --variable=includedir cnn)
 echo "installed under $root$prefix (prefix $prefix, libdir $libdir)"
 
-# 2. What must be there.
+check "what must be there is there: programs, man page, completion, headers, libraries"
 for f in "$root$prefix/bin/cnn" "$root$prefix/bin/cnn-plot-log"; do
     [ -x "$f" ] || fail "$f: not installed, or not executable"
 done
@@ -67,11 +62,8 @@ case $soname in
 esac
 echo "libcnn.so soname $soname"
 "$root$prefix/bin/cnn" --help >/dev/null || fail "installed cnn --help failed"
-set +e
-"$root$prefix/bin/cnn-plot-log" >/dev/null 2>&1
-st=$?
-set -e
-[ "$st" -eq 2 ] || fail "installed cnn-plot-log without arguments: exit $st, not 2 (usage)"
+run "$root$prefix/bin/cnn-plot-log"
+[ "$rc" -eq 2 ] || fail "installed cnn-plot-log without arguments: exit $rc, not 2 (usage)"
 
 cflags=$($PKG_CONFIG --cflags cnn)
 libs=$($PKG_CONFIG --libs cnn)
@@ -86,9 +78,10 @@ esac
 # The same flags with the static archive chosen for -lcnn.
 libs_static=$(echo " $libs_static " | sed 's/ -lcnn / -l:libcnn.a /')
 
-# 3. Build and run each program, linked to the shared and to the static
-# library; the BLAS it reports loading must come from $blas_libdir.
+# Each program linked to the shared and to the static library; the BLAS it
+# reports loading must come from $blas_libdir.
 for src in "$@"; do
+    check "$(basename "$src"): built through pkg-config, linked both ways, run"
     name=$(basename "$src" .c)
     for how in shared static; do
         exe=$tmp/$name-$how
@@ -117,4 +110,4 @@ for src in "$@"; do
         fi
     done
 done
-echo "$me: ok"
+finish

@@ -35,9 +35,7 @@ case $kills in
 esac
 . "$(dirname "$0")/cli_lib.sh"
 
-data=$tmp/data
-mkdir "$data"
-"$gen" "$data" 300 100
+make_data 300 100
 dir=$tmp/ck
 mkdir "$dir"
 M=$dir/m.safetensors
@@ -58,9 +56,9 @@ want_tensors='"conv.weight":{"dtype":"F32","shape":[15,1,5,5],"data_offsets":[0,
 # M loads (cnn eval checks the header, offsets, size and every value) and
 # lists exactly the tensors above; prints its step.
 check_model() {
-    rc=0
-    "$cnn" eval --model "$M" --data "$data" --json > "$tmp/eval.json" 2> "$tmp/err" || rc=$?
+    run "$cnn" eval --model "$M" --data "$data" --json
     [ "$rc" -eq 0 ] || fail "$1: $M does not load"
+    cp "$tmp/out" "$tmp/eval.json"
     head -c 4096 "$M" | grep -a -o '"[a-z._]*":{"dtype":[^}]*}' > "$tmp/tensors" || true
     printf '%s\n' "$want_tensors" | cmp -s - "$tmp/tensors" ||
         fail "$1: $M has other tensors: $(cat "$tmp/tensors")"
@@ -108,18 +106,14 @@ for d in $delays; do
     k=$((k + 1))
     if [ -e "$M" ]; then
         cp "$M" "$tmp/prev"
-        "$cnn" train "$@" --resume "$M" > "$tmp/run.out" 2> "$tmp/run.err" < /dev/null &
+        start_bg "$cnn" train "$@" --resume "$M"
     else
-        "$cnn" train "$@" > "$tmp/run.out" 2> "$tmp/run.err" < /dev/null &
+        start_bg "$cnn" train "$@"
     fi
-    bgpid=$!
     sleep "$d"
-    kill -KILL "$bgpid" 2> /dev/null || true
-    rc=0
-    wait "$bgpid" 2> /dev/null || rc=$? # (quiet: no "Killed" from the shell)
     killed=$bgpid
-    bgpid=""
-    [ "$rc" -eq 137 ] || fail "kill $k: the run ended by itself (exit $rc): $(cat "$tmp/run.err")"
+    stop_bg KILL
+    [ "$rc" -eq 137 ] || fail "kill $k: the run ended by itself (exit $rc): $(cat "$tmp/bg.err")"
 
     what="kill $k at ${d}s"
     tpid=$(check_dir 1 "$what")
@@ -166,4 +160,4 @@ echo "kill_test: $kills of $kills kills left no model ($absent), the previous on
 if [ "$kills" -ge 100 ] && [ $((in_save * 20)) -lt "$kills" ]; then
     fail "only $in_save of $kills kills landed inside a save: the saves are too rare here"
 fi
-echo "all $n checks passed"
+finish

@@ -8,21 +8,15 @@
 # usage: man_test.sh CNN SOURCE_DIR   (meson passes them)
 set -eu
 
-if [ "$#" -ne 2 ]; then
-    echo "usage: man_test.sh CNN SOURCE_DIR" >&2
-    exit 2
-fi
+. "$(dirname "$0")/cli_lib.sh"
+need_args "$#" CNN SOURCE_DIR
 cnn=$1
 src=$2
 page=$src/doc/cnn.1
-. "$(dirname "$0")/cli_lib.sh"
 
 check "doc/cnn.1 is current (doc/gen-man.sh CNN > doc/cnn.1 makes it)"
 "$src/doc/gen-man.sh" "$cnn" "$src/doc/cnn.1.in" > "$tmp/cnn.1"
-if ! cmp -s "$tmp/cnn.1" "$page"; then
-    diff "$page" "$tmp/cnn.1" | head -n 20 >&2 || true
-    fail "doc/cnn.1 is out of date: run doc/gen-man.sh build/cnn > doc/cnn.1"
-fi
+same_text "$page" "$tmp/cnn.1" "doc/cnn.1 is out of date: run doc/gen-man.sh build/cnn > doc/cnn.1"
 
 check "doc/cnn.1 is ASCII (the roff escapes say the rest)"
 if LC_ALL=C grep -n '[^ -~]' "$page" > "$tmp/nonascii"; then
@@ -34,8 +28,7 @@ renderers=0
 check "groff -man -ww renders it without a warning"
 if command -v groff > /dev/null 2>&1; then
     renderers=$((renderers + 1))
-    rc=0
-    groff -man -Tutf8 -ww -z "$page" 2> "$tmp/err" || rc=$?
+    run groff -man -Tutf8 -ww -z "$page"
     expect_rc 0
     [ ! -s "$tmp/err" ] || fail "groff warned"
     # -P-cbou: plain text, no bold or underline by overstriking
@@ -48,12 +41,10 @@ fi
 check "man -l renders it without a warning"
 if command -v man > /dev/null 2>&1; then
     renderers=$((renderers + 1))
-    rc=0
-    LC_ALL=C.UTF-8 MANWIDTH=80 MAN_KEEP_FORMATTING= man --warnings -l "$page" \
-        > "$tmp/man" 2> "$tmp/err" || rc=$?
+    run env LC_ALL=C.UTF-8 MANWIDTH=80 MAN_KEEP_FORMATTING= man --warnings -l "$page"
     expect_rc 0
     [ ! -s "$tmp/err" ] || fail "man -l warned"
-    sed 's/.\x08//g' "$tmp/man" > "$tmp/text" # overstruck bold and underline, if any
+    sed 's/.\x08//g' "$tmp/out" > "$tmp/text" # overstruck bold and underline, if any
 else
     echo "  (man not found: skipped; Debian's man-db has it)"
 fi
@@ -93,4 +84,4 @@ for d in "(default 32)" "(default: no early stop)" "(default test)" "(default 12
     grep -qF -- "$d" "$tmp/flat" || fail "the default '$d' is not in the page"
 done
 
-echo "all $n checks passed"
+finish

@@ -6,11 +6,11 @@
 # that gets a bad data file ends the job within seconds with its message.
 # All traffic stays on this machine (Open MPI's shared-memory transport).
 # Usage: mpi_test.sh CNN GEN_DATASET
+# A failed check does not stop the others (fail_later): each takes long.
 set -u
 cnn=$1
 gen=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 # As root Open MPI wants these; --oversubscribe lets 3 ranks share 2 cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
@@ -19,11 +19,8 @@ mpirun="mpirun --oversubscribe --mca btl self,vader"
 # never freed and LeakSanitizer reports them: in the sanitizer build, ranks
 # started by mpirun run without leak detection (single-process runs keep it).
 mpi_env="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-mkdir -p "$tmp/data"
-"$gen" "$tmp/data" 300 40 > /dev/null || { echo "FAIL: gen_dataset"; exit 1; }
+make_data 300 40 > /dev/null || fail "gen_dataset"
 
 # 300 samples at batch 70: 5 chunks per batch (16+16+16+16+6), a ragged last
 # batch of 20 — uneven shares for 2 and 3 ranks, and one rank idle at 6.
@@ -31,51 +28,51 @@ train() { # OUT NP THREADS ARGS...
     out=$1 np=$2 threads=$3
     shift 3
     if [ "$np" = 0 ]; then
-        "$cnn" train --data "$tmp/data" --batch 70 --threads "$threads" --save "$out" "$@" \
+        "$cnn" train --data "$data" --batch 70 --threads "$threads" --save "$out" "$@" \
             > "$out.log" 2>&1
     else
-        timeout 120 env "$mpi_env" $mpirun -np "$np" "$cnn" train --data "$tmp/data" --batch 70 \
+        timeout 120 env "$mpi_env" $mpirun -np "$np" "$cnn" train --data "$data" --batch 70 \
             --threads "$threads" --save "$out" "$@" > "$out.log" 2>&1
-    fi || { fail "training ($np ranks, $*) exited $?:"; cat "$out.log"; }
+    fi || { fail_later "training ($np ranks, $*) exited $?:"; cat "$out.log"; }
 }
 
 for arch in seed lenet5; do
     for opt in "" "--momentum 0.9"; do
         name="$arch${opt:+-momentum}"
-        echo "check: $name, 1 process vs 1, 2, 3 ranks"
+        check "$name, 1 process vs 1, 2, 3 ranks"
         train "$tmp/$name-single.st" 0 2 --arch "$arch" --epochs 2 $opt
         for np in 1 2 3; do
             train "$tmp/$name-np$np.st" "$np" 1 --arch "$arch" --epochs 2 $opt
             cmp -s "$tmp/$name-single.st" "$tmp/$name-np$np.st" ||
-                fail "$name: $np ranks differ from one process"
+                fail_later "$name: $np ranks differ from one process"
         done
     done
 done
 
-echo "check: 6 ranks for 5 chunks (one idle), 2 threads per rank"
+check "6 ranks for 5 chunks (one idle), 2 threads per rank"
 train "$tmp/six.st" 6 2 --arch seed --epochs 2
-cmp -s "$tmp/seed-single.st" "$tmp/six.st" || fail "6 ranks differ from one process"
+cmp -s "$tmp/seed-single.st" "$tmp/six.st" || fail_later "6 ranks differ from one process"
 
-echo "check: a checkpoint from 3 ranks resumes exactly in 2 ranks and in one process"
+check "a checkpoint from 3 ranks resumes exactly in 2 ranks and in one process"
 train "$tmp/half.st" 3 1 --arch lenet5 --epochs 1 --momentum 0.9
 cp "$tmp/half.st" "$tmp/half2.st"
-timeout 120 env "$mpi_env" $mpirun -np 2 "$cnn" train --data "$tmp/data" --threads 1 --epochs 2 \
+timeout 120 env "$mpi_env" $mpirun -np 2 "$cnn" train --data "$data" --threads 1 --epochs 2 \
     --resume "$tmp/half.st" --save "$tmp/resumed2.st" > "$tmp/r2.log" 2>&1 ||
-    { fail "resume in 2 ranks"; cat "$tmp/r2.log"; }
-"$cnn" train --data "$tmp/data" --epochs 2 --resume "$tmp/half2.st" --save "$tmp/resumed1.st" \
-    > "$tmp/r1.log" 2>&1 || { fail "resume in one process"; cat "$tmp/r1.log"; }
+    { fail_later "resume in 2 ranks"; cat "$tmp/r2.log"; }
+"$cnn" train --data "$data" --epochs 2 --resume "$tmp/half2.st" --save "$tmp/resumed1.st" \
+    > "$tmp/r1.log" 2>&1 || { fail_later "resume in one process"; cat "$tmp/r1.log"; }
 cmp -s "$tmp/resumed2.st" "$tmp/lenet5-momentum-single.st" ||
-    fail "resumed in 2 ranks differs from the one-go run"
+    fail_later "resumed in 2 ranks differs from the one-go run"
 cmp -s "$tmp/resumed1.st" "$tmp/lenet5-momentum-single.st" ||
-    fail "resumed in one process differs from the one-go run"
+    fail_later "resumed in one process differs from the one-go run"
 
-echo "check: one rank with a bad data file ends the job, with its message"
+check "one rank with a bad data file ends the job, with its message"
 mkdir -p "$tmp/bad"
-cp "$tmp/data/"* "$tmp/bad/"
-head -c 100 "$tmp/data/train-images-idx3-ubyte.gz" > "$tmp/bad/train-images-idx3-ubyte.gz"
+cp "$data/"* "$tmp/bad/"
+head -c 100 "$data/train-images-idx3-ubyte.gz" > "$tmp/bad/train-images-idx3-ubyte.gz"
 cat > "$tmp/pick.sh" <<EOF
 #!/bin/sh
-if [ "\$OMPI_COMM_WORLD_RANK" = 1 ]; then d="$tmp/bad"; else d="$tmp/data"; fi
+if [ "\$OMPI_COMM_WORLD_RANK" = 1 ]; then d="$tmp/bad"; else d="$data"; fi
 exec "$cnn" train --data "\$d" --threads 1 --epochs 50
 EOF
 chmod +x "$tmp/pick.sh"
@@ -83,20 +80,15 @@ start=$(date +%s)
 timeout 60 env "$mpi_env" $mpirun -np 2 "$tmp/pick.sh" > "$tmp/bad.log" 2>&1
 rc=$?
 took=$(( $(date +%s) - start ))
-[ "$rc" -ne 0 ] || fail "a bad file on rank 1 gave exit 0"
-[ "$rc" -ne 124 ] || fail "a bad file on rank 1 hung the job"
-[ "$took" -le 20 ] || fail "the job took ${took}s to end"
+[ "$rc" -ne 0 ] || fail_later "a bad file on rank 1 gave exit 0"
+[ "$rc" -ne 124 ] || fail_later "a bad file on rank 1 hung the job"
+[ "$took" -le 20 ] || fail_later "the job took ${took}s to end"
 grep -q "cnn train.*$tmp/bad/train-images-idx3-ubyte.gz" "$tmp/bad.log" ||
-    { fail "rank 1's message is missing:"; cat "$tmp/bad.log"; }
-grep -q "^epoch" "$tmp/bad.log" && fail "the job trained despite the bad file"
+    { fail_later "rank 1's message is missing:"; cat "$tmp/bad.log"; }
+grep -q "^epoch" "$tmp/bad.log" && fail_later "the job trained despite the bad file"
 
-echo "check: only rank 0 prints"
-n=$(grep -c "^cnn train:" "$tmp/seed-np3.st.log")
-[ "$n" -eq 1 ] || fail "expected one header from 3 ranks, got $n"
+check "only rank 0 prints"
+headers=$(grep -c "^cnn train:" "$tmp/seed-np3.st.log")
+[ "$headers" -eq 1 ] || fail_later "expected one header from 3 ranks, got $headers"
 
-if [ "$failures" -eq 0 ]; then
-    echo "all MPI checks passed"
-    exit 0
-fi
-echo "$failures MPI check(s) failed"
-exit 1
+finish

@@ -1,16 +1,25 @@
-/* seed_shapes.h — the seed network's shapes as constants, for the kernel
- * tests that use them as one realistic case among their random shapes.
- * (The library has no such constants any more: shapes come from the
- * architecture, cnn_arch.h; test_arch.c checks that "seed" parses to these.) */
+/* seed_shapes.h — the seed network's shapes, for the kernel tests that use
+ * them as one realistic case among their random shapes. Nothing is restated
+ * here: seed_shapes_get() parses the "seed" preset (cnn_arch.h) and reads the
+ * padded filter rows from the blas plan the network makes of it
+ * (seed_shapes.c). Include after <cmocka.h>. */
 #ifndef CNN_TESTS_SEED_SHAPES_H
 #define CNN_TESTS_SEED_SHAPES_H
 
-enum {
-    CNN_IN_H = 28, CNN_IN_W = 28, CNN_KSIZE = 5, CNN_FILTERS = 15,
-    CNN_CONV_H = 24, CNN_CONV_W = 24, CNN_POOL_H = 12, CNN_POOL_W = 12,
-    CNN_FLAT = 12 * 12 * 15, CNN_CLASSES = 10, CNN_IN_SIZE = 28 * 28,
-    CNN_CONV_SIZE = 24 * 24 * 15, CNN_CONV_W_SIZE = 15 * 5 * 5,
-    CNN_CONV_ROWS = 16, /* the blas plan pads 15 filters to 16 SGEMM rows */
-};
+#include "cnn_layers.h"
+
+typedef struct {
+    cnn_conv_shape conv;  /* the convolution: C, H, W, F, K, P, S and OH, OW */
+    int rows;             /* the SGEMM rows the blas plan gives its F filters */
+    int pool_h, pool_w;   /* the map after the pooling */
+    int flat, classes;    /* the dense layer's inputs (the flattened map) and outputs */
+    long in_size;         /* floats per sample: the input image */
+    long conv_size;       /* floats per sample: the convolution's output */
+    long conv_w_size;     /* the convolution's weights */
+} seed_shapes;
+
+/* The shapes for the seed's 28×28 images and 10 classes; fails the test
+ * (cmocka) if the preset does not parse or the plan is not as expected. */
+seed_shapes seed_shapes_get(void);
 
 #endif

@@ -25,8 +25,8 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
-#include "seed_shapes.h"
 #include "cnn_rng.h"
+#include "seed_shapes.h"
 #include "testutil.h"
 
 typedef struct {
@@ -34,10 +34,9 @@ typedef struct {
     int N, rows;             /* batch; blas filter rows (≥ F) */
 } conv_case;
 
-static const conv_case cases[] = {
-    {1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE, 0, 1, 4, CNN_CONV_ROWS}, /* the seed */
-    {1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE, 0, 1, 3, CNN_CONV_ROWS},
-    {1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE, 0, 1, 1, CNN_FILTERS},
+enum { NSEED = 3 };
+static conv_case cases[] = {
+    {0}, {0}, {0}, /* the seed's convolution: NSEED cases, made by setup() */
     {3, 9, 7, 1, 3, 0, 1, 5, 1},    /* one filter, non-square */
     {2, 8, 8, 3, 3, 1, 1, 3, 4},    /* "same" padding, rows > F */
     {6, 12, 12, 16, 5, 0, 1, 2, 16}, /* LeNet's second convolution, smaller */
@@ -52,6 +51,22 @@ static const conv_case cases[] = {
     {5, 6, 6, 16, 1, 0, 1, 3, 16},  /* 1×1 kernel */
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
+
+/* The seed's convolution at its padded rows (4 and 3 samples) and at its
+ * own F rows (1 sample), from the parsed arch and the blas plan. */
+static int setup(void **state)
+{
+    (void)state;
+    const seed_shapes sd = seed_shapes_get();
+    const cnn_conv_shape *s = &sd.conv;
+    const conv_case seed[NSEED] = {
+        {s->C, s->H, s->W, s->F, s->K, s->P, s->S, 4, sd.rows},
+        {s->C, s->H, s->W, s->F, s->K, s->P, s->S, 3, sd.rows},
+        {s->C, s->H, s->W, s->F, s->K, s->P, s->S, 1, s->F},
+    };
+    memcpy(cases, seed, sizeof seed);
+    return 0;
+}
 
 static cnn_conv_shape shape_of(const conv_case *c)
 {
@@ -143,10 +158,21 @@ static void test_conv_ref_matches_oracle(void **state)
 
 /* ---- the seed's shape: the ref sums in the order it always did ---- */
 
-/* The one-channel loops that cnn_conv_*_ref replaced (ebfca53), in float. */
-static void seed_forward(float *out, const float *in, const float *w, const float *b, int N)
+/* The seed's convolution has one channel, no padding and stride 1: what the
+ * loops below and the im2col of test_conv_blas_seed_is_one_sgemm assume. */
+static void assert_plain(const cnn_conv_shape *s)
 {
-    enum { H = CNN_IN_H, W = CNN_IN_W, K = CNN_KSIZE, C = CNN_FILTERS };
+    assert_int_equal(s->C, 1);
+    assert_int_equal(s->P, 0);
+    assert_int_equal(s->S, 1);
+}
+
+/* The one-channel loops that cnn_conv_*_ref replaced (ebfca53), in float
+ * (C here is the filter count, as it was then). */
+static void seed_forward(float *out, const float *in, const float *w, const float *b, int N,
+                         const cnn_conv_shape *s)
+{
+    const int H = s->H, W = s->W, K = s->K, C = s->F;
     const int OH = H - K + 1, OW = W - K + 1;
     for (int n = 0; n < N; n++)
         for (int i = 0; i < OH; i++)
@@ -160,9 +186,10 @@ static void seed_forward(float *out, const float *in, const float *w, const floa
                 }
 }
 
-static void seed_weights(float *dw, float *db, const float *dout, const float *in, int N)
+static void seed_weights(float *dw, float *db, const float *dout, const float *in, int N,
+                         const cnn_conv_shape *s)
 {
-    enum { H = CNN_IN_H, W = CNN_IN_W, K = CNN_KSIZE, C = CNN_FILTERS };
+    const int H = s->H, W = s->W, K = s->K, C = s->F;
     const int OH = H - K + 1, OW = W - K + 1;
     for (int n = 0; n < N; n++)
         for (int f = 0; f < C; f++) {
@@ -182,9 +209,10 @@ static void seed_weights(float *dw, float *db, const float *dout, const float *i
         }
 }
 
-static void seed_input(float *din, const float *dout, const float *w, int N)
+static void seed_input(float *din, const float *dout, const float *w, int N,
+                       const cnn_conv_shape *s)
 {
-    enum { H = CNN_IN_H, W = CNN_IN_W, K = CNN_KSIZE, C = CNN_FILTERS };
+    const int H = s->H, W = s->W, K = s->K, C = s->F;
     const int OH = H - K + 1, OW = W - K + 1;
     for (int n = 0; n < N; n++)
         for (int i = 0; i < H; i++)
@@ -206,26 +234,28 @@ static void test_conv_ref_seed_bitwise(void **state)
 {
     (void)state;
     enum { N = 3 };
-    const cnn_conv_shape s = cnn_conv_shape_make(1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE,
-                                                 0, 1);
+    const seed_shapes sd = seed_shapes_get();
+    const cnn_conv_shape s = sd.conv;
+    assert_plain(&s);
+    const long nin = N * sd.in_size, nout = N * sd.conv_size, nw = sd.conv_w_size;
     cnn_rng r;
     cnn_rng_seed(&r, 31);
-    float *x = random_array(&r, N * CNN_IN_SIZE), *w = random_array(&r, CNN_CONV_W_SIZE);
-    float *b = random_array(&r, CNN_FILTERS), *dout = random_array(&r, N * CNN_CONV_SIZE);
-    float *o1 = alloc(N * CNN_CONV_SIZE), *o2 = alloc(N * CNN_CONV_SIZE);
-    float *dw1 = random_array(&r, CNN_CONV_W_SIZE), *dw2 = copy_of(dw1, CNN_CONV_W_SIZE);
-    float *db1 = random_array(&r, CNN_FILTERS), *db2 = copy_of(db1, CNN_FILTERS);
-    float *dx1 = alloc(N * CNN_IN_SIZE), *dx2 = alloc(N * CNN_IN_SIZE);
-    seed_forward(o1, x, w, b, N);
+    float *x = random_array(&r, nin), *w = random_array(&r, nw);
+    float *b = random_array(&r, s.F), *dout = random_array(&r, nout);
+    float *o1 = alloc(nout), *o2 = alloc(nout);
+    float *dw1 = random_array(&r, nw), *dw2 = copy_of(dw1, nw);
+    float *db1 = random_array(&r, s.F), *db2 = copy_of(db1, s.F);
+    float *dx1 = alloc(nin), *dx2 = alloc(nin);
+    seed_forward(o1, x, w, b, N, &s);
     cnn_conv_forward_ref(o2, x, w, b, N, &s);
-    assert_memory_equal(o1, o2, N * CNN_CONV_SIZE * sizeof *o1);
-    seed_weights(dw1, db1, dout, x, N);
+    assert_memory_equal(o1, o2, (size_t)nout * sizeof *o1);
+    seed_weights(dw1, db1, dout, x, N, &s);
     cnn_conv_backward_weights_ref(dw2, db2, dout, x, N, &s);
-    assert_memory_equal(dw1, dw2, CNN_CONV_W_SIZE * sizeof *dw1);
-    assert_memory_equal(db1, db2, CNN_FILTERS * sizeof *db1);
-    seed_input(dx1, dout, w, N);
+    assert_memory_equal(dw1, dw2, (size_t)nw * sizeof *dw1);
+    assert_memory_equal(db1, db2, (size_t)s.F * sizeof *db1);
+    seed_input(dx1, dout, w, N, &s);
     cnn_conv_backward_input_ref(dx2, dout, w, N, &s);
-    assert_memory_equal(dx1, dx2, N * CNN_IN_SIZE * sizeof *dx1);
+    assert_memory_equal(dx1, dx2, (size_t)nin * sizeof *dx1);
     FREE_ALL(x, w, b, dout, o1, o2, dw1, dw2, db1, db2, dx1, dx2);
 }
 
@@ -336,17 +366,20 @@ static void test_conv_blas_matches_ref(void **state)
 
 /* ---- the seed's shape: one SGEMM each, as before ---- */
 
-/* For the seed (and its 16 rows, 4-sample slices) the blas forward must be
- * exactly out = w16·col with M = 16, N = 4·576, K = 25 and tight leading
- * dimensions, and the weight gradient dw += dout·colᵀ likewise: the same
- * call, so the same bits, as the version before channels, padding and
- * stride. The col built here is the seed's im2col, row by row memcpy. */
+/* For the seed (at its padded rows, 16, and CNN_SLICE = 4 samples) the blas
+ * forward must be exactly out = w16·col with M = 16, N = 4·576, K = 25 and
+ * tight leading dimensions, and the weight gradient dw += dout·colᵀ
+ * likewise: the same call, so the same bits, as the version before
+ * channels, padding and stride. The col built here is the seed's im2col
+ * (one channel, no padding, stride 1), row by row memcpy. */
 static void test_conv_blas_seed_is_one_sgemm(void **state)
 {
     (void)state;
-    enum { N = CNN_SLICE, ROWS = CNN_CONV_ROWS, H = CNN_IN_H, W = CNN_IN_W, K = CNN_KSIZE };
-    enum { OH = CNN_CONV_H, OW = CNN_CONV_W, P = OH * OW, NP = N * P, KK = K * K };
-    const cnn_conv_shape s = cnn_conv_shape_make(1, H, W, CNN_FILTERS, K, 0, 1);
+    const seed_shapes sd = seed_shapes_get();
+    const cnn_conv_shape s = sd.conv;
+    assert_plain(&s);
+    const int N = CNN_SLICE, ROWS = sd.rows, H = s.H, W = s.W, K = s.K;
+    const int OH = s.OH, OW = s.OW, P = OH * OW, NP = N * P, KK = K * K;
     cnn_rng r;
     cnn_rng_seed(&r, 32);
     float *x = random_array(&r, N * H * W), *w = random_array(&r, ROWS * KK);
@@ -381,5 +414,5 @@ int main(void)
         cmocka_unit_test(test_conv_blas_matches_ref),
         cmocka_unit_test(test_conv_blas_seed_is_one_sgemm),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -15,9 +15,9 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
-#include "seed_shapes.h"
 #include "cnn_rng.h"
 #include "gradcheck.h"
+#include "seed_shapes.h"
 
 /* ---- the double oracles ---- */
 
@@ -141,9 +141,9 @@ static void test_conv_gradients(void **state)
     (void)state;
     cnn_rng rng;
     cnn_rng_seed(&rng, 10);
-    /* the seed */
-    conv_case(2, cnn_conv_shape_make(1, CNN_IN_H, CNN_IN_W, CNN_FILTERS, CNN_KSIZE, 0, 1),
-              CNN_CONV_ROWS, &rng);
+    /* the seed, at the rows of the blas plan */
+    const seed_shapes sd = seed_shapes_get();
+    conv_case(2, sd.conv, sd.rows, &rng);
     /* several channels, padding, stride 2: the input gradient a second
      * convolution needs */
     conv_case(2, cnn_conv_shape_make(3, 9, 8, 4, 3, 1, 2), 4, &rng);
@@ -187,13 +187,14 @@ static void test_relu_gradient(void **state)
     (void)state;
     cnn_rng rng;
     cnn_rng_seed(&rng, 11);
-    const long n = CNN_CONV_SIZE;
+    const seed_shapes sd = seed_shapes_get();
+    const cnn_conv_shape seed = sd.conv; /* its output map */
+    const long n = sd.conv_size;
     /* |x| ≥ 0.05, far from the kink compared with eps */
     float *x = xmalloc((size_t)n * sizeof *x), *r = random_floats(&rng, n, -1, 1);
     for (long i = 0; i < n; i++)
         x[i] = (cnn_rng_below(&rng, 2) ? 1.0f : -1.0f) * cnn_rng_uniform(&rng, 0.05f, 1.0f);
-    map_problem p = {1, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, 1, 0, to_double(x, n),
-                     to_double(r, n)};
+    map_problem p = {1, seed.OH, seed.OW, seed.F, 1, 0, to_double(x, n), to_double(r, n)};
     float *dx = zeros(n);
     cnn_relu_backward(dx, r, x, n);
     check_grad("relu input", p.x, n, dx, relu_loss, &p, 1e-3, &rng);
@@ -217,7 +218,8 @@ static void test_avgpool_gradient(void **state)
     (void)state;
     cnn_rng rng;
     cnn_rng_seed(&rng, 12);
-    avgpool_case(2, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, 2, &rng);
+    const cnn_conv_shape seed = seed_shapes_get().conv; /* its output map */
+    avgpool_case(2, seed.OH, seed.OW, seed.F, 2, &rng);
     avgpool_case(2, 9, 6, 4, 3, &rng);
 }
 
@@ -310,8 +312,9 @@ static void test_fused_gradient(void **state)
     (void)state;
     cnn_rng rng;
     cnn_rng_seed(&rng, 16);
+    const cnn_conv_shape seed = seed_shapes_get().conv; /* its output map */
     for (int out_cn = 0; out_cn < 2; out_cn++) {
-        fused_case(2, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS, out_cn, &rng);
+        fused_case(2, seed.OH, seed.OW, seed.F, out_cn, &rng);
         fused_case(3, 6, 4, 5, out_cn, &rng);
     }
 }

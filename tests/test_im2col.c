@@ -19,16 +19,16 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
-#include "seed_shapes.h"
 #include "cnn_rng.h"
+#include "seed_shapes.h"
 #include "testutil.h"
 
 typedef struct {
     int C, H, W, K, P, S;
 } lowering;
 
-static const lowering shapes[] = {
-    {1, CNN_IN_H, CNN_IN_W, CNN_KSIZE, 0, 1}, /* the seed network */
+static lowering shapes[] = {
+    {0},                                      /* the seed network's: setup() */
     {1, 9, 7, 3, 0, 1},                       /* odd, non-square */
     {1, 5, 8, 5, 0, 1},                       /* a single row of patches */
     {1, 6, 4, 1, 0, 1},                       /* 1×1: im2col is a copy */
@@ -40,6 +40,16 @@ static const lowering shapes[] = {
     {1, 2, 3, 5, 2, 2},                       /* kernel larger than the map */
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
+
+/* The seed's convolution, from the parsed arch. */
+static int setup(void **state)
+{
+    (void)state;
+    const cnn_conv_shape s = seed_shapes_get().conv;
+    const lowering seed = {s.C, s.H, s.W, s.K, s.P, s.S};
+    shapes[0] = seed;
+    return 0;
+}
 
 static cnn_conv_shape conv_of(const lowering *l)
 {
@@ -266,5 +276,5 @@ int main(void)
         cmocka_unit_test(test_adjoint_identity),
         cmocka_unit_test(test_col2im_counts_patches),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }

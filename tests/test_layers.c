@@ -19,8 +19,8 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
-#include "seed_shapes.h"
 #include "cnn_rng.h"
+#include "seed_shapes.h"
 #include "testutil.h"
 
 /* ---- dense: blas against ref ---- */
@@ -29,20 +29,20 @@ typedef struct {
     int N, IN, OUT;
 } dense_shape;
 
-static const dense_shape dense_shapes[] = {
-    {1, CNN_FLAT, CNN_CLASSES}, /* SGEMV / SGER branches */
-    {3, CNN_FLAT, CNN_CLASSES},
-    {16, CNN_FLAT, CNN_CLASSES},
-    {1, 37, 5},
-    {5, 37, 3},
-    {17, 400, 120}, /* LeNet-5's dense stack */
-    {7, 120, 84},
-    {1, 84, 10},
-};
-
 static void test_dense_blas_matches_ref(void **state)
 {
     (void)state;
+    const seed_shapes sd = seed_shapes_get();
+    const dense_shape dense_shapes[] = {
+        {1, sd.flat, sd.classes}, /* the seed's; N = 1: SGEMV / SGER branches */
+        {3, sd.flat, sd.classes},
+        {16, sd.flat, sd.classes},
+        {1, 37, 5},
+        {5, 37, 3},
+        {17, 400, 120}, /* LeNet-5's dense stack */
+        {7, 120, 84},
+        {1, 84, 10},
+    };
     cnn_rng r;
     cnn_rng_seed(&r, 2);
     for (size_t s = 0; s < sizeof dense_shapes / sizeof dense_shapes[0]; s++) {
@@ -116,43 +116,53 @@ static void test_relu_by_hand(void **state)
 
 /* ---- flatten ---- */
 
-/* The seed's flatten is k = i·(W·C) + j·C + c on the pooled 12×12×15 map.
+/* The seed's flatten is k = i·(W·C) + j·C + c on the pooled map (12×12×15).
  * Build the pooled map through the real kernels — a conv whose filters only
- * pass tap (0,0) with bias f, on an input x[y][x] = 1000·⌊y/2⌋ + 10·⌊x/2⌋,
- * then the 2×2 pool — so pooled(i,j,c) = 1000i + 10j + c (all exact in
- * float). Then read it as a flat vector, directly and through the dense
- * layer with one-hot weight rows. */
+ * pass tap (0,0) with bias f, on an input x[y][x] = 10000·⌊y/2⌋ + 100·⌊x/2⌋,
+ * then the 2×2 pool — so pooled(i,j,c) = 10000i + 100j + c, a different
+ * value at each (i, j, c) (all exact in float). Then read it as a flat
+ * vector, directly and through the dense layer with one-hot weight rows. */
 static void test_flatten_is_channels_last(void **state)
 {
     (void)state;
-    const int H = CNN_IN_H, W = CNN_IN_W, K = CNN_KSIZE, C = CNN_FILTERS;
-    float *x = filled(CNN_IN_SIZE, 0.0f), *w = filled(CNN_CONV_W_SIZE, 0.0f);
-    float *b = alloc(C), *conv = alloc(CNN_CONV_SIZE), *flat = alloc(CNN_FLAT);
-    for (int y = 0; y < CNN_CONV_H; y++)
-        for (int xx = 0; xx < CNN_CONV_W; xx++)
-            x[y * W + xx] = (float)(1000 * (y / 2) + 10 * (xx / 2));
+    const seed_shapes sd = seed_shapes_get();
+    const cnn_conv_shape cs = sd.conv;
+    const int W = cs.W, K = cs.K, C = cs.F, PH = sd.pool_h, PW = sd.pool_w, FLAT = sd.flat;
+    /* what the construction assumes: one channel, valid, stride 1, 2×2 pool */
+    assert_int_equal(cs.C, 1);
+    assert_int_equal(cs.P, 0);
+    assert_int_equal(cs.S, 1);
+    assert_int_equal(2 * PH, cs.OH);
+    assert_int_equal(2 * PW, cs.OW);
+    assert_int_equal(FLAT, PH * PW * C);
+    float *x = filled(sd.in_size, 0.0f), *w = filled(sd.conv_w_size, 0.0f);
+    float *b = alloc(C), *conv = alloc(sd.conv_size), *flat = alloc(FLAT);
+    for (int y = 0; y < cs.OH; y++)
+        for (int xx = 0; xx < cs.OW; xx++)
+            x[y * W + xx] = (float)(10000 * (y / 2) + 100 * (xx / 2));
     for (int f = 0; f < C; f++) {
         w[f * K * K] = 1.0f;
         b[f] = (float)f;
     }
-    const cnn_conv_shape cs = cnn_conv_shape_make(1, H, W, C, K, 0, 1);
     cnn_conv_forward_ref(conv, x, w, b, 1, &cs);
-    cnn_avgpool_forward(flat, conv, 1, CNN_CONV_H, CNN_CONV_W, C, 2);
+    cnn_avgpool_forward(flat, conv, 1, cs.OH, cs.OW, C, 2);
 
-    static const int ijc[][3] = {{0, 0, 0}, {0, 0, 14}, {0, 1, 0}, {1, 0, 0}, {3, 7, 5},
-                                 {11, 0, 9}, {0, 11, 2}, {11, 11, 14}, {6, 6, 6}};
+    /* corners, the last channel, and a few inside */
+    const int ijc[][3] = {{0, 0, 0},      {0, 0, C - 1},  {0, 1, 0},
+                          {1, 0, 0},      {3, 7, 5},      {PH - 1, 0, 9},
+                          {0, PW - 1, 2}, {PH - 1, PW - 1, C - 1}, {6, 6, 6}};
     enum { S = sizeof ijc / sizeof ijc[0] };
-    float *fc_w = filled((long)S * CNN_FLAT, 0.0f), *fc_b = filled(S, 0.0f), y[S];
+    float *fc_w = filled((long)S * FLAT, 0.0f), *fc_b = filled(S, 0.0f), y[S];
     for (int s = 0; s < S; s++) {
         int i = ijc[s][0], j = ijc[s][1], c = ijc[s][2];
-        int k = i * (CNN_POOL_W * C) + j * C + c;
-        float expect = (float)(1000 * i + 10 * j + c);
+        int k = i * (PW * C) + j * C + c;
+        float expect = (float)(10000 * i + 100 * j + c);
         assert_true(flat[k] == expect);
-        fc_w[(long)s * CNN_FLAT + k] = 1.0f;
+        fc_w[(long)s * FLAT + k] = 1.0f;
     }
-    cnn_dense_forward_ref(y, flat, fc_w, fc_b, 1, CNN_FLAT, S);
+    cnn_dense_forward_ref(y, flat, fc_w, fc_b, 1, FLAT, S);
     for (int s = 0; s < S; s++)
-        assert_true(y[s] == (float)(1000 * ijc[s][0] + 10 * ijc[s][1] + ijc[s][2]));
+        assert_true(y[s] == (float)(10000 * ijc[s][0] + 100 * ijc[s][1] + ijc[s][2]));
 
     float *bufs[] = {x, w, b, conv, flat, fc_w, fc_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -161,7 +171,8 @@ static void test_flatten_is_channels_last(void **state)
 
 /* ---- softmax + cross-entropy ---- */
 
-enum { SM_N = 4, SM_OUT = CNN_CLASSES };
+/* ten outputs, as the worked values below take (labels up to 9, p = 1/10) */
+enum { SM_N = 4, SM_OUT = 10 };
 
 static void test_softmax_sums_to_one_and_matches_loss(void **state)
 {

@@ -17,8 +17,8 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
-#include "seed_shapes.h"
 #include "cnn_rng.h"
+#include "seed_shapes.h"
 #include "testutil.h"
 
 /* ---- average pooling, by hand ---- */
@@ -298,11 +298,12 @@ static void fused_case(int N, int H, int W, int C, int out_cn, cnn_rng *r)
 static void test_fused_matches_ref(void **state)
 {
     (void)state;
-    static const int shapes[][4] = {/* N, H, W, C */
-                                    {CNN_SLICE, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS},
-                                    {3, CNN_CONV_H, CNN_CONV_W, CNN_FILTERS},
-                                    {2, 6, 4, 5}, {1, 8, 8, 1}, {5, 10, 6, 3},
-                                    {3, 4, 4, 16}, {2, 8, 8, 17}, {1, 2, 2, 33}};
+    const cnn_conv_shape seed = seed_shapes_get().conv; /* its output is the map pooled */
+    const int shapes[][4] = {/* N, H, W, C */
+                             {CNN_SLICE, seed.OH, seed.OW, seed.F},
+                             {3, seed.OH, seed.OW, seed.F},
+                             {2, 6, 4, 5}, {1, 8, 8, 1}, {5, 10, 6, 3},
+                             {3, 4, 4, 16}, {2, 8, 8, 17}, {1, 2, 2, 33}};
     cnn_rng r;
     cnn_rng_seed(&r, 21);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
