@@ -2,10 +2,11 @@
  * training samples in an order drawn from the one RNG; each mini-batch
  * gives the network's gradient (cnn_net_gradient) and the optimizer's
  * update at the schedule's rate (cnn_optim.h); then the validation split
- * and the test set are evaluated. Checkpoints carry the RNG state at the
- * start of the epoch, the position in it, the optimizer's state and the
- * options (checkpoint.c), so a resumed run regenerates the same order and
- * continues bit for bit where the first one stopped. */
+ * and the test set are evaluated (evaluate.c). Checkpoints carry the RNG
+ * state at the start of the epoch, the position in it, the optimizer's
+ * state and the options (checkpoint.c), so a resumed run (setup.c)
+ * regenerates the same order and continues bit for bit where the first one
+ * stopped. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,24 +15,6 @@
 
 #include "train_internal.h"
 
-void cnn_train_opts_default(cnn_train_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->epochs = 5;
-    o->batch = 32;
-    o->lr = 0.05f;
-    o->seed = 1;
-    o->threads = 0;
-    o->impl = CNN_IMPL_BLAS;
-    o->arch = NULL;
-    cnn_optim_opts_default(&o->optim);
-    o->schedule = CNN_SCHED_CONSTANT;
-    o->lr_min = 0.0f;
-    o->gamma = 0.1f;
-    o->step_epochs = 1.0;
-    o->warmup_epochs = 0.0;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -39,69 +22,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-cnn_status cnn_evaluate(cnn_net *net, const cnn_dataset *ds, int batch, double *mean_loss,
-                        double *accuracy, int *predictions)
-{
-    const cnn_arch *a = cnn_net_arch(net);
-    const int classes = a->classes;
-    const long in = (long)a->in_h * a->in_w * a->in_c;
-    if (ds->rows != a->in_h || ds->cols != a->in_w || batch < 1 || ds->count < 1)
-        return CNN_ERR_ARG;
-    float *probs = malloc((size_t)batch * classes * sizeof *probs);
-    if (!probs)
-        return CNN_ERR_NOMEM;
-    double loss = 0.0;
-    long right = 0;
-    cnn_status st = CNN_OK;
-    for (int lo = 0; lo < ds->count && st == CNN_OK; lo += batch) {
-        int n = ds->count - lo < batch ? ds->count - lo : batch;
-        double l = 0.0;
-        int c = 0;
-        st = cnn_net_infer(net, ds->images + lo * in, ds->labels + lo, n, probs, &l, &c);
-        loss += l;
-        right += c;
-        for (int i = 0; predictions && i < n; i++) {
-            int best = 0;
-            for (int k = 1; k < classes; k++)
-                if (probs[i * classes + k] > probs[i * classes + best])
-                    best = k;
-            predictions[lo + i] = best;
-        }
-    }
-    free(probs);
-    if (mean_loss)
-        *mean_loss = loss / ds->count;
-    if (accuracy)
-        *accuracy = (double)right / ds->count;
-    return st;
-}
-
-/* One training run's state. */
-typedef struct {
-    cnn_train_opts o;          /* the options in force (a resumed run's from its file) */
-    const cnn_dataset *train, *test;
-    cnn_dataset val;           /* the held-out samples, copied out */
-    int *idx, ntrain;          /* the samples trained on */
-    cnn_arch arch;
-    cnn_net *net;
-    cnn_optim *opt;
-    cnn_schedule sched;
-    cnn_rng rng;
-    int first_epoch, first_batch, batches;
-    long step;
-    train_best best;
-    int *order;
-    uint8_t *bx, *by;
-    cnn_model_meta meta;       /* scratch for saving */
-    thread_tuner tuner;        /* threads per step when --threads was not given */
-    char class_names[CNN_MODEL_CLASS_NAMES]; /* written into every save; "" = none */
-    cnn_progress p;
-    cnn_progress_fn fn;
-    void *ctx;
-    cnn_err *err;
-} run;
-
-static void emit(run *r, cnn_event ev)
+static void emit(train_run *r, cnn_event ev)
 {
     if (r->fn) {
         r->p.event = ev;
@@ -109,9 +30,9 @@ static void emit(run *r, cnn_event ev)
     }
 }
 
-static void note(const char *line, void *ctx)
+void train_note(const char *line, void *ctx)
 {
-    run *r = ctx;
+    train_run *r = ctx;
     r->p.note = line;
     emit(r, CNN_EVENT_NOTE);
     r->p.note = NULL;
@@ -126,7 +47,7 @@ static int all_finite(const float *v, long n)
 }
 
 /* Write a checkpoint at this position; a poisoned model is never written. */
-static cnn_status save(run *r, const char *path, int epoch, int batch_in_epoch,
+static cnn_status save(train_run *r, const char *path, int epoch, int batch_in_epoch,
                        const cnn_rng *epoch_rng)
 {
     const float *params = cnn_net_params(r->net);
@@ -167,216 +88,8 @@ static cnn_status save(run *r, const char *path, int epoch, int batch_in_epoch,
     return st;
 }
 
-/* The optimizer for this architecture: weight decay on weights, not biases. */
-static cnn_status make_optimizer(run *r)
-{
-    cnn_range decay[CNN_MAX_LAYERS];
-    int nd = 0;
-    for (int i = 0; i < r->arch.n; i++)
-        if (r->arch.layer[i].w_count)
-            decay[nd++] = (cnn_range){r->arch.layer[i].w_off, r->arch.layer[i].w_count};
-    cnn_optim_opts oo = r->o.optim;
-    oo.threads = cnn_net_threads(r->net);
-    return cnn_optim_create(&r->opt, &oo, r->arch.param_count, decay, nd, r->err);
-}
-
-/* The optimizer's state from a checkpoint's blocks, by name. */
-static cnn_status restore_optimizer(run *r, const cnn_model_meta *m, long optim_step,
-                                    const char *path)
-{
-    for (int k = 0; k < cnn_optim_state_count(r->opt); k++) {
-        cnn_optim_state s;
-        cnn_optim_state_get(r->opt, k, &s);
-        const cnn_model_block *b = NULL;
-        for (int j = 0; j < m->nblocks && !b; j++)
-            if (strncmp(m->block[j].name, "optim.", 6) == 0 &&
-                strcmp(m->block[j].name + 6, s.name) == 0)
-                b = &m->block[j];
-        if (!b) {
-            /* momentum turned on where the checkpoint had none: it starts
-             * from zero, as at the first step */
-            if (optim_step > 0)
-                note("optimizer state starts afresh: the checkpoint has none", r);
-            continue;
-        }
-        if (b->count != s.len)
-            return cnn_fail(r->err, CNN_ERR_FORMAT, "%s: tensor %s has %ld values, expected %ld",
-                            path, b->name, b->count, s.len);
-        memcpy(s.data, b->data, (size_t)s.len * sizeof(float));
-    }
-    return cnn_optim_set_step_count(r->opt, optim_step);
-}
-
-static cnn_status check_position(run *r, const cnn_model_meta *m, const char *path)
-{
-    if (m->train_count != r->train->count)
-        return cnn_fail(r->err, CNN_ERR_ARG,
-                        "%s: checkpoint was trained on %d samples, this data set has %d", path,
-                        m->train_count, r->train->count);
-    if (m->batch_in_epoch >= r->batches)
-        return cnn_fail(r->err, CNN_ERR_FORMAT,
-                        "%s: checkpoint position (epoch %d, batch %d) is outside the run (%d "
-                        "batches per epoch)",
-                        path, m->epoch, m->batch_in_epoch, r->batches);
-    if (m->epoch >= r->o.epochs && !(r->o.given & CNN_GIVEN_EPOCHS))
-        return cnn_fail(r->err, CNN_ERR_ARG,
-                        "%s: checkpoint has done all its %d epochs; give --epochs N (N > %d, "
-                        "counting the done ones) to train on",
-                        path, m->epoch, m->epoch);
-    if (m->epoch > r->o.epochs || (m->epoch == r->o.epochs && m->batch_in_epoch > 0))
-        return cnn_fail(r->err, CNN_ERR_ARG,
-                        "%s: checkpoint is already past epoch %d (--epochs counts all epochs, "
-                        "the done ones too)",
-                        path, r->o.epochs);
-    return CNN_OK;
-}
-
-/* The network the run trains: the checkpoint's when resuming (a different
- * --arch is refused), else opts->arch (default: the seed network). */
-static cnn_status choose_arch(run *r, const cnn_train_opts *o, int classes,
-                              const cnn_model_meta *resumed)
-{
-    cnn_err aerr = {{0}};
-    const cnn_dataset *t = r->train;
-    if (resumed) {
-        r->arch = resumed->arch;
-        cnn_arch want;
-        if (o->arch && cnn_arch_parse(&want, o->arch, t->rows, t->cols, 1, classes, &aerr) ==
-                           CNN_OK &&
-            strcmp(want.spec, r->arch.spec) != 0)
-            return cnn_fail(r->err, CNN_ERR_ARG, "%s: checkpoint is --arch %s, not %s",
-                            o->resume_path, r->arch.spec, want.spec);
-        if (r->arch.in_h != t->rows || r->arch.in_w != t->cols || r->arch.classes != classes)
-            return cnn_fail(r->err, CNN_ERR_ARG,
-                            "%s: checkpoint takes %dx%d images in %d classes; the data set "
-                            "has %dx%d in %d",
-                            o->resume_path, r->arch.in_h, r->arch.in_w, r->arch.classes,
-                            t->rows, t->cols, classes);
-        return CNN_OK;
-    }
-    if (cnn_arch_parse(&r->arch, o->arch ? o->arch : "seed", t->rows, t->cols, 1, classes,
-                       &aerr) != CNN_OK)
-        return cnn_fail(r->err, CNN_ERR_ARG, "--arch: %s", aerr.msg);
-    return CNN_OK;
-}
-
-/* The held-out samples into r->val, the rest into r->idx. */
-static cnn_status split(run *r)
-{
-    const cnn_dataset *t = r->train;
-    const long in = (long)t->rows * t->cols;
-    r->ntrain = t->count - r->o.val;
-    r->idx = malloc((size_t)t->count * sizeof *r->idx);
-    int *vidx = malloc((size_t)(r->o.val ? r->o.val : 1) * sizeof *vidx);
-    r->val = (cnn_dataset){0};
-    r->val.count = r->o.val;
-    r->val.rows = t->rows;
-    r->val.cols = t->cols;
-    r->val.images = malloc((size_t)(r->o.val ? r->o.val : 1) * (size_t)in);
-    r->val.labels = malloc((size_t)(r->o.val ? r->o.val : 1));
-    if (!r->idx || !vidx || !r->val.images || !r->val.labels) {
-        free(vidx);
-        return cnn_fail(r->err, CNN_ERR_NOMEM, "out of memory for the validation split");
-    }
-    holdout_split(r->o.seed, t->count, r->o.val, r->idx, vidx);
-    for (int i = 0; i < r->o.val; i++) {
-        memcpy(r->val.images + i * in, t->images + vidx[i] * in, (size_t)in);
-        r->val.labels[i] = t->labels[vidx[i]];
-    }
-    free(vidx);
-    return CNN_OK;
-}
-
-static cnn_status check_opts(const cnn_train_opts *o, const cnn_dataset *train, cnn_err *err)
-{
-    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0.0f) || !isfinite(o->lr))
-        return cnn_fail(err, CNN_ERR_ARG, "invalid training options (epochs, batch, lr)");
-    if (o->val < 0 || o->val >= train->count)
-        return cnn_fail(err, CNN_ERR_ARG,
-                        "--val %d: must leave training samples (the data set has %d)", o->val,
-                        train->count);
-    if ((o->patience > 0 || o->save_best) && o->val == 0)
-        return cnn_fail(err, CNN_ERR_ARG, "--%s needs a validation split (--val N)",
-                        o->patience > 0 ? "patience" : "save-best");
-    if (o->patience < 0 || o->save_every < 0)
-        return cnn_fail(err, CNN_ERR_ARG, "--patience and --save-every must not be negative");
-    return cnn_optim_opts_check(&o->optim, err);
-}
-
-/* Start fresh, or pick up a checkpoint: options, network, weights,
- * optimizer state, position. */
-static cnn_status setup(run *r, const cnn_train_opts *o, int classes)
-{
-    cnn_status st;
-    cnn_model_meta *m = calloc(1, sizeof *m);
-    float *loaded = NULL;
-    long optim_step = 0;
-    if (!m)
-        return cnn_fail(r->err, CNN_ERR_NOMEM, "out of memory");
-    r->o = *o;
-    if (o->resume_path) {
-        st = cnn_model_load(o->resume_path, &loaded, m, r->err);
-        if (st == CNN_OK)
-            st = ckpt_resume_options(o->resume_path, m, o, &r->o, &optim_step, &r->best, note, r,
-                                     r->err);
-        if (st != CNN_OK)
-            goto out;
-    }
-    if ((st = check_opts(&r->o, r->train, r->err)) != CNN_OK ||
-        (st = choose_arch(r, o, classes, o->resume_path ? m : NULL)) != CNN_OK ||
-        (st = split(r)) != CNN_OK)
-        goto out;
-    /* Class names: the ones given, else a resumed run's checkpoint's. */
-    const char *names = o->class_names ? o->class_names : o->resume_path ? m->class_names : "";
-    if (names[0] && (st = cnn_model_check_class_names(names, r->arch.classes, r->err)) != CNN_OK)
-        goto out;
-    if (o->class_names && o->resume_path && strcmp(names, m->class_names) != 0)
-        note(m->class_names[0] ? "class names differ from the checkpoint's: the new ones are saved"
-                               : "class names added: the checkpoint had none",
-             r);
-    snprintf(r->class_names, sizeof r->class_names, "%s", names);
-    r->batches = (r->ntrain + r->o.batch - 1) / r->o.batch;
-    if (o->resume_path && (st = check_position(r, m, o->resume_path)) != CNN_OK)
-        goto out;
-    st = cnn_net_create(&r->net, &r->arch, r->o.impl, r->o.batch, r->o.threads);
-    if (st != CNN_OK) {
-        st = cnn_fail(r->err, st, "cannot create the network: %s", cnn_status_str(st));
-        goto out;
-    }
-    if ((st = make_optimizer(r)) != CNN_OK)
-        goto out;
-    tuner_init(&r->tuner, o->threads == 0, cnn_net_max_threads(r->net));
-    if (o->resume_path) {
-        memcpy(cnn_net_params(r->net), loaded, (size_t)r->arch.param_count * sizeof(float));
-        if ((st = restore_optimizer(r, m, optim_step, o->resume_path)) != CNN_OK)
-            goto out;
-        r->rng = m->rng;
-        r->first_epoch = m->epoch;
-        r->first_batch = m->batch_in_epoch;
-        r->step = m->step;
-    } else {
-        cnn_rng_seed(&r->rng, r->o.seed);
-        cnn_params_init(&r->arch, cnn_net_params(r->net), &r->rng);
-    }
-    cnn_schedule_default(&r->sched);
-    r->sched.kind = r->o.schedule;
-    r->sched.lr = r->o.lr;
-    r->sched.lr_min = r->o.lr_min;
-    r->sched.gamma = r->o.gamma;
-    r->sched.step_epochs = r->o.step_epochs;
-    r->sched.warmup_epochs = r->o.warmup_epochs;
-    r->sched.steps_per_epoch = r->batches;
-    r->sched.total_steps = (long)r->batches * r->o.epochs;
-    st = cnn_schedule_check(&r->sched, r->err);
-out:
-    free(loaded);
-    cnn_model_meta_free(m);
-    free(m);
-    return st;
-}
-
 /* Name the first layer whose gradient is not finite. */
-static void bad_gradient(run *r, int epoch, int b)
+static void bad_gradient(train_run *r, int epoch, int b)
 {
     const float *g = cnn_net_grads(r->net);
     for (int i = 0; i < r->arch.n; i++) {
@@ -396,7 +109,7 @@ static void bad_gradient(run *r, int epoch, int b)
 }
 
 /* Batch b of the epoch: gradient, then the update at the schedule's rate. */
-static cnn_status step(run *r, int epoch, int b)
+static cnn_status step(train_run *r, int epoch, int b)
 {
     const long in = (long)r->arch.in_h * r->arch.in_w * r->arch.in_c;
     int lo = b * r->o.batch;
@@ -444,7 +157,7 @@ static cnn_status step(run *r, int epoch, int b)
 }
 
 /* After an epoch: validation and test sets, early stopping's bookkeeping. */
-static cnn_status evaluate_epoch(run *r, int epoch)
+static cnn_status evaluate_epoch(train_run *r, int epoch)
 {
     cnn_progress *p = &r->p;
     emit(r, CNN_EVENT_EVALUATING);
@@ -487,7 +200,7 @@ static cnn_status evaluate_epoch(run *r, int epoch)
     return CNN_OK;
 }
 
-static cnn_status interrupted(run *r, int epoch, int b, const cnn_rng *epoch_rng)
+static cnn_status interrupted(train_run *r, int epoch, int b, const cnn_rng *epoch_rng)
 {
     if (!r->o.save_path)
         return cnn_fail(r->err, CNN_ERR_INTERRUPTED,
@@ -501,7 +214,7 @@ static cnn_status interrupted(run *r, int epoch, int b, const cnn_rng *epoch_rng
                     r->o.save_path);
 }
 
-static cnn_status train_epochs(run *r)
+static cnn_status train_epochs(train_run *r)
 {
     cnn_status st = CNN_OK;
     cnn_progress *p = &r->p;
@@ -549,7 +262,7 @@ static cnn_status train_epochs(run *r)
                      "%.2f%%)",
                      r->o.patience, r->o.patience == 1 ? "" : "s", r->best.best_epoch,
                      100.0 * r->best.best_accuracy);
-            note(line, r);
+            train_note(line, r);
             return CNN_OK;
         }
         if (r->o.stop && *r->o.stop && epoch + 1 < r->o.epochs)
@@ -570,7 +283,7 @@ cnn_status cnn_train(const cnn_train_opts *o, const cnn_dataset *train,
     if (test && test->count > 0 && (test->rows != train->rows || test->cols != train->cols))
         return cnn_fail(err, CNN_ERR_ARG, "test images are %dx%d, training images %dx%d",
                         test->rows, test->cols, train->rows, train->cols);
-    run *r = calloc(1, sizeof *r);
+    train_run *r = calloc(1, sizeof *r);
     if (!r)
         return cnn_fail(err, CNN_ERR_NOMEM, "out of memory");
     r->train = train;
@@ -578,15 +291,7 @@ cnn_status cnn_train(const cnn_train_opts *o, const cnn_dataset *train,
     r->fn = fn;
     r->ctx = ctx;
     r->err = err;
-    cnn_status st = setup(r, o, o->classes > 0 ? o->classes : 10);
-    if (st == CNN_OK) {
-        const long in = (long)r->arch.in_h * r->arch.in_w * r->arch.in_c;
-        r->order = malloc((size_t)r->ntrain * sizeof *r->order);
-        r->bx = malloc((size_t)r->o.batch * (size_t)in);
-        r->by = malloc((size_t)r->o.batch);
-        if (!r->order || !r->bx || !r->by)
-            st = cnn_fail(err, CNN_ERR_NOMEM, "out of memory for the training batches");
-    }
+    cnn_status st = train_setup(r, o, o->classes > 0 ? o->classes : 10);
     if (st == CNN_OK) {
         /* The options in force, for the caller to show. */
         r->o.arch = r->arch.spec;

@@ -1,6 +1,8 @@
 /* train_internal.h — what the training loop's files share: train.c (the
- * loop), checkpoint.c (what a checkpoint records beyond the weights, and
- * reading it back on --resume), holdout.c (the validation split). */
+ * loop), setup.c (a run's start, fresh or from a checkpoint), checkpoint.c
+ * (what a checkpoint records beyond the weights, and reading it back on
+ * --resume), holdout.c (the validation split), threads.c (the adaptive
+ * thread count). */
 #ifndef CNN_TRAIN_INTERNAL_H
 #define CNN_TRAIN_INTERNAL_H
 
@@ -53,5 +55,40 @@ void tuner_init(thread_tuner *t, int enabled, int max);
 int tuner_threads(thread_tuner *t, long step);
 /* That step's wall time. */
 void tuner_record(thread_tuner *t, long step, double seconds);
+
+/* One training run's state. */
+typedef struct {
+    cnn_train_opts o;          /* the options in force (a resumed run's from its file) */
+    const cnn_dataset *train, *test;
+    cnn_dataset val;           /* the held-out samples, copied out */
+    int *idx, ntrain;          /* the samples trained on */
+    cnn_arch arch;
+    cnn_net *net;
+    cnn_optim *opt;
+    cnn_schedule sched;
+    cnn_rng rng;
+    int first_epoch, first_batch, batches;
+    long step;
+    train_best best;
+    int *order;
+    uint8_t *bx, *by;
+    cnn_model_meta meta;       /* scratch for saving */
+    thread_tuner tuner;        /* threads per step when --threads was not given */
+    char class_names[CNN_MODEL_CLASS_NAMES]; /* written into every save; "" = none */
+    cnn_progress p;
+    cnn_progress_fn fn;
+    void *ctx;
+    cnn_err *err;
+} train_run;
+
+/* A line for the caller (CNN_EVENT_NOTE); ctx is the train_run (train.c). */
+void train_note(const char *line, void *ctx);
+
+/* Start fresh, or pick up o->resume_path: the options in force, the
+ * network (r->arch, r->net), the validation split, the weights, the
+ * optimizer and its state, the schedule, the position, the batch buffers
+ * (setup.c). r->train, r->test, r->fn, r->ctx and r->err are set by the
+ * caller; whatever is made is freed by cnn_train, success or not. */
+cnn_status train_setup(train_run *r, const cnn_train_opts *o, int classes);
 
 #endif
