@@ -1,5 +1,5 @@
 /* fuzz_model.c — libFuzzer target: the safetensors model loader
- * (cnn_model_load in src/model/model_io.c) on whole files as they come:
+ * (cnn_model_load in src/model/model_load.c) on whole files as they come:
  * the 8-byte header length, the JSON header, the data and the file length
  * all as the input has them. fuzz_model_header.c reaches deeper into the
  * header; this one covers the framing (lengths, truncation, trailing

@@ -1,7 +1,7 @@
 /* json_reader.c — a small strict JSON reader, just enough for the
- * safetensors header that model_io.c parses: objects, strings and arrays of
- * non-negative integers. Strict, as safetensors readers are. Strings are
- * decoded in place, so reading needs no allocation. */
+ * safetensors header that model_tensors.c parses: objects, strings and
+ * arrays of non-negative integers. Strict, as safetensors readers are.
+ * Strings are decoded in place, so reading needs no allocation. */
 #include <stdint.h>
 
 #include "json_reader.h"

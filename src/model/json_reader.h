@@ -1,6 +1,6 @@
-/* json_reader.h — the strict JSON reader model_io.c parses the safetensors
- * header with (see json_reader.c). Private to the library. Every syntax
- * error reads "PATH: bad JSON header at byte K: what". */
+/* json_reader.h — the strict JSON reader model_tensors.c parses the
+ * safetensors header with (see json_reader.c). Private to the library.
+ * Every syntax error reads "PATH: bad JSON header at byte K: what". */
 #ifndef CNN_JSON_READER_H
 #define CNN_JSON_READER_H
 
