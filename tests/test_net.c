@@ -1,8 +1,9 @@
 /* test_net.c — the network object over several architectures: the blas plan
  * computes the ref plan's gradient, the ref gradient matches finite
- * differences of the network's own loss, the weights after some steps do
- * not depend on the thread count (bit for bit), training lowers the loss,
- * and BLAS stays on one thread. The kernels are tested one by one in
+ * differences of the network's own loss, a training step is the gradient
+ * then θ − lr·g (bit for bit), the weights after some steps do not depend
+ * on the thread count (bit for bit), training lowers the loss, and BLAS
+ * stays on one thread. The kernels are tested one by one in
  * test_layers.c and test_gradcheck.c; this checks how the net chains them
  * (layouts, slices, fusion, padding rows, transposes, chunking). */
 #include <stdarg.h>
@@ -227,6 +228,44 @@ static void test_threads_bitwise_identical(void **state)
     cnn_dataset_free(&ds);
 }
 
+/* cnn_net_train_step is cnn_net_gradient then θ − lr·g, bit for bit, as the
+ * seed's trainer wrote it (the step runs src/optim's plain SGD): the seed
+ * under the optimizer's parallel threshold, LeNet-5 over it, on 2 threads.
+ * A negative lr is refused and leaves the weights. */
+static void test_train_step_is_plain_sgd(void **state)
+{
+    (void)state;
+    enum { B = 32, STEPS = 2 };
+    const float lr = 0.05f;
+    cnn_dataset ds;
+    synthetic_dataset(&ds, B * STEPS, 5);
+    const char *specs[] = {"seed", "lenet5"};
+    for (int k = 0; k < 2; k++) {
+        cnn_arch a;
+        parse(&a, specs[k]);
+        cnn_net *net = make_net(&a, CNN_IMPL_BLAS, B, 2, 9);
+        cnn_net *twin = make_net(&a, CNN_IMPL_BLAS, B, 2, 9);
+        const long n = a.param_count;
+        const size_t bytes = (size_t)n * sizeof(float);
+        for (int s = 0; s < STEPS; s++) {
+            const uint8_t *x = ds.images + (long)s * B * SYN_IN, *y = ds.labels + s * B;
+            assert_int_equal(cnn_net_gradient(twin, x, y, B, NULL, NULL), CNN_OK);
+            float *p = cnn_net_params(twin);
+            const float *g = cnn_net_grads(twin);
+            for (long i = 0; i < n; i++)
+                p[i] -= lr * g[i];
+            assert_int_equal(cnn_net_train_step(net, x, y, B, lr, NULL, NULL), CNN_OK);
+            assert_memory_equal(cnn_net_params(net), p, bytes);
+        }
+        assert_int_equal(cnn_net_train_step(net, ds.images, ds.labels, B, -lr, NULL, NULL),
+                         CNN_ERR_ARG);
+        assert_memory_equal(cnn_net_params(net), cnn_net_params(twin), bytes);
+        cnn_net_free(twin);
+        cnn_net_free(net);
+    }
+    cnn_dataset_free(&ds);
+}
+
 /* A few epochs on the synthetic set lower the loss a lot, for the seed and
  * LeNet-5 (and show that the comparisons above compare something). */
 static void test_loss_falls(void **state)
@@ -327,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_blas_matches_ref),
         cmocka_unit_test(test_gradient_finite_differences),
         cmocka_unit_test(test_threads_bitwise_identical),
+        cmocka_unit_test(test_train_step_is_plain_sgd),
         cmocka_unit_test(test_loss_falls),
         cmocka_unit_test(test_workspaces_follow_work),
         cmocka_unit_test(test_bad_calls),

@@ -115,7 +115,12 @@ const double *cnn_net_chunk_loss(const cnn_net *net);  /* [chunk] */
 const int *cnn_net_chunk_correct(const cnn_net *net);  /* [chunk] */
 int cnn_net_chunk_count(int n);                        /* chunks in a batch of n */
 
-/* cnn_net_gradient, then the seed's plain SGD step θ ← θ − lr·∂L/∂θ. */
+/* cnn_net_gradient, then the seed's plain SGD step θ ← θ − lr·∂L/∂θ:
+ * cnn_optim_step of an SGD optimizer with the defaults of
+ * cnn_optim_opts_default (no momentum, weight decay or clipping), which
+ * `cnn train` runs too. CNN_ERR_DIVERGED when the loss or the gradient is
+ * not finite and CNN_ERR_ARG for an lr that is negative or not finite,
+ * leaving the weights as they were. */
 cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
                               float lr, double *loss_sum, int *correct);
 

@@ -83,6 +83,7 @@ void cnn_net_free(cnn_net *net)
     for (int t = 0; net->ws && t < net->nws; t++)
         free(net->ws[t].base);
     free(net->ws);
+    cnn_optim_free(net->sgd);
     free(net->chunk_correct);
     free(net->chunk_loss);
     free(net->chunk_grads);
@@ -265,19 +266,23 @@ cnn_status cnn_net_gradient(cnn_net *net, const uint8_t *x, const uint8_t *y, in
     return CNN_OK;
 }
 
+/* The update is src/optim's SGD with its defaults (no momentum, decay or
+ * clipping), the rule `cnn train` runs; made by the first step, so that a
+ * network that never trains carries no optimizer. */
 cnn_status cnn_net_train_step(cnn_net *net, const uint8_t *x, const uint8_t *y, int n,
                               float lr, double *loss_sum, int *correct)
 {
-    cnn_status st = cnn_net_gradient(net, x, y, n, loss_sum, correct);
-    if (st != CNN_OK)
+    cnn_status st;
+    if (!net->sgd) {
+        cnn_optim_opts o;
+        cnn_optim_opts_default(&o);
+        if ((st = cnn_optim_create(&net->sgd, &o, net->nparams, NULL, 0, NULL)) != CNN_OK)
+            return st;
+    }
+    if ((st = cnn_net_gradient(net, x, y, n, loss_sum, correct)) != CNN_OK)
         return st; /* the weights stay at their last finite values */
-    float *params = net->params;
-    const float *grads = net->grads;
-    const long nparams = net->nparams;
-#pragma omp parallel for num_threads(net->active) schedule(static)
-    for (long i = 0; i < nparams; i++)
-        params[i] -= lr * grads[i];
-    return CNN_OK;
+    cnn_optim_set_threads(net->sgd, net->active);
+    return cnn_optim_step(net->sgd, net->params, net->grads, net->nparams, lr, NULL);
 }
 
 cnn_status cnn_net_infer(cnn_net *net, const uint8_t *x, const uint8_t *y, int n, float *probs,

@@ -20,6 +20,7 @@
 
 #include "cnn.h"
 #include "cnn_layers.h"
+#include "cnn_optim.h"
 
 typedef struct {
     int first, count;   /* layers [first, first + count) */
@@ -61,6 +62,7 @@ struct cnn_net {
     double *chunk_loss;
     int *chunk_correct;
     cnn_workspace *ws;              /* [nws] */
+    cnn_optim *sgd;                 /* cnn_net_train_step's plain SGD, made by its first step */
 };
 
 /* Buffers are padded to whole cache lines so that no two threads' data, and
