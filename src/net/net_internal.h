@@ -44,7 +44,7 @@ typedef struct {
     float *probs;                   /* [CHUNK][classes]; the logits' gradient goes to dcur */
     float *dcur, *dnext;            /* gradients flowing back: [CHUNK][largest map] */
     float *dz;                      /* blas fused conv: gradient of z */
-    float *dwpad;                   /* blas conv: its weight gradient, padded or transposed */
+    float *dwpad;                   /* blas conv: its weight gradient summed over slices */
     float *base;
 } cnn_workspace;
 

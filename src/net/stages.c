@@ -116,7 +116,7 @@ static int workspace_slots(const cnn_net *net, cnn_workspace *w, slot_size *out)
                 act = (long)st->rows * l->out_h * l->out_w;
                 dz = act > dz ? act : dz;
             }
-            if ((st->fused || st->dw_t) && i == st->first)
+            if (l->kind == CNN_LAYER_CONV && net->impl == CNN_IMPL_BLAS)
                 dwpad = (long)st->rows * l->fan_in > dwpad ? (long)st->rows * l->fan_in : dwpad;
             out[k++] = (slot_size){&w->act[i], C * act};
             if (l->in_size > biggest)
@@ -311,14 +311,11 @@ static void conv_backward_blas(const cnn_net *net, cnn_workspace *w, float *g,
     /* the gradient of the convolution's output, [rows][s·P] per slice */
     float *dz = st->fused ? w->dz : w->dcur;
     if (pass == 1) {
-        /* the weight gradient goes straight into g only when it has g's shape:
-         * no padding rows and not transposed (an unfused convolution of the
-         * seed network, which has none); else into dwpad, added at the end */
-        float *dw = g + l->w_off;
-        float *acc = st->fused || st->dw_t ? w->dwpad : dw;
+        /* the weight gradient is summed over the slices in dwpad (padding
+         * rows, or transposed), then added into g */
+        float *dw = g + l->w_off, *acc = w->dwpad;
         float *db = st->fused ? NULL : g + l->b_off; /* fused: the fused pass adds it */
-        if (acc != dw)
-            memset(acc, 0, (size_t)st->rows * KK * sizeof(float));
+        memset(acc, 0, (size_t)st->rows * KK * sizeof(float));
         for (int s0 = 0; s0 < m; s0 += CNN_SLICE) {
             int s = slice_len(m, s0);
             long o = (long)s0 * st->rows * P, np = (long)s * P;
@@ -342,7 +339,7 @@ static void conv_backward_blas(const cnn_net *net, cnn_workspace *w, float *g,
             for (int f = 0; f < cs->F; f++)
                 for (long k = 0; k < KK; k++)
                     dw[f * KK + k] += acc[k * st->rows + f];
-        else if (acc != dw)
+        else
             for (long i = 0; i < l->w_count; i++)
                 dw[i] += acc[i];
         return;
